@@ -1,0 +1,171 @@
+"""KOS configuration: one immutable value built once, at the entry point.
+
+Values come from ``conf/kos.toml`` (or the file named by ``KOS_CONFIG``), each
+overridable by an environment variable ``KOS_<SECTION>_<KEY>``. Unknown keys and
+values of the wrong type are rejected with the key's name. Relative paths are
+resolved against the project folder (the parent of the config file's folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "conf" / "kos.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
+    raw_topic: str = "kos-raw-os-log"
+    parsed_topic: str = "kos-parsed-os-log"
+    dead_letter_topic: str = "kos-dead-letter"
+    partitions: int = 3
+    replication_factor: int = 1
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: str = ".kos"
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    mariadb_port: int = 3306
+
+
+@dataclass(frozen=True)
+class MysqlConfig:
+    host: str = "127.0.0.1"
+    port: int = 3306
+    database: str = "kos"
+    user: str = "kos"
+    password_file: str = ".kos/secrets/mysql-password"
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class ShipperConfig:
+    paths: tuple[str, ...] = ("/var/log/syslog",)
+    rotated: tuple[str, ...] = ("{path}.1",)
+    checkpoint_dir: str = ".kos/shipper"
+    start_from: str = "beginning"
+    source_id: str = ""
+    fingerprint_bytes: int = 1024
+    max_line_bytes: int = 1024 * 1024
+    lines_per_record: int = 64
+    round_bytes: int = 4 * 1024 * 1024
+    poll_seconds: float = 0.2
+    compression: str = "lz4"
+    linger_ms: int = 5
+    batch_size: int = 1024 * 1024
+    delivery_timeout_ms: int = 120_000
+    request_timeout_ms: int = 30_000
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Config:
+    kafka: KafkaConfig = KafkaConfig()
+    stack: StackConfig = StackConfig()
+    mysql: MysqlConfig = MysqlConfig()
+    shipper: ShipperConfig = ShipperConfig()
+    project_dir: Path = PROJECT_DIR
+
+    def path(self, value: str) -> Path:
+        """An absolute path for a configured one (relative ones hang off the project folder)."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.project_dir / p
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.stack.state_dir)
+
+    def mysql_password(self) -> str:
+        """The application user's password: environment first, then the secrets file."""
+        if self.mysql.password:
+            return self.mysql.password
+        pw_file = self.path(self.mysql.password_file)
+        try:
+            return pw_file.read_text().strip()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no MySQL password: set KOS_MYSQL_PASSWORD or run `kos stack start` to generate {pw_file}"
+            ) from None
+
+
+_SECTIONS: dict[str, type] = {
+    "kafka": KafkaConfig,
+    "stack": StackConfig,
+    "mysql": MysqlConfig,
+    "shipper": ShipperConfig,
+}
+
+
+def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the config file and apply ``KOS_*`` overrides from ``environ``."""
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get("KOS_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown section [{sorted(unknown)[0]}]")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table")
+        sections[name] = _build(cls, name, table, environ)
+    return Config(**sections, project_dir=path.resolve().parent.parent)
+
+
+def _build(cls: type, section: str, table: dict[str, object], environ: Mapping[str, str]) -> object:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in names:
+            raise ConfigError(f"unknown config key {section}.{key}")
+        values[key] = _check(f"{section}.{key}", hints[key], value)
+    for key in names:
+        env_name = f"KOS_{section}_{key}".upper()
+        if env_name in environ:
+            values[key] = _from_env(env_name, hints[key], environ[env_name])
+    return cls(**values)
+
+
+def _check(name: str, hint: object, value: object) -> object:
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"config key {name} must be a list of strings")
+        return tuple(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):  # type: ignore[arg-type]
+        raise ConfigError(f"config key {name} must be of type {hint.__name__}")  # type: ignore[union-attr]
+    return value
+
+
+def _from_env(name: str, hint: object, text: str) -> object:
+    if typing.get_origin(hint) is tuple:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    try:
+        return hint(text)  # type: ignore[operator]
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be of type {hint.__name__}") from None  # type: ignore[union-attr]

@@ -1,0 +1,126 @@
+"""The local MariaDB: Debian's server on a project-local data folder, database ``kos``, user ``kos``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from kos.config import Config
+from kos.stack.process import StackError, port_open, running_pid, spawn, terminate, wait_until
+
+log = logging.getLogger(__name__)
+
+
+class MariaDBStack:
+    """Install, start, stop and inspect a MariaDB server private to this project."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.data = config.state_dir / "mariadb" / "data"
+        self.socket = config.state_dir / "run" / "mariadb.sock"
+        self.pid_file = config.state_dir / "run" / "mariadb.pid"
+        self.log_file = config.state_dir / "logs" / "mariadb.log"
+        self.host = config.stack.host
+        self.port = config.stack.mariadb_port
+
+    def _server_args(self) -> list[str]:
+        return [
+            "--no-defaults",
+            f"--datadir={self.data}",
+            f"--socket={self.socket}",
+            f"--port={self.port}",
+            f"--bind-address={self.host}",
+            f"--pid-file={self.config.state_dir / 'run' / 'mariadbd.pid'}",
+            f"--log-error={self.log_file}",
+            "--user=root",
+            "--skip-name-resolve",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_bin",
+            "--innodb-buffer-pool-size=512M",
+            "--innodb-flush-log-at-trx-commit=1",
+            "--local-infile=1",
+        ]
+
+    def install(self) -> None:
+        if shutil.which("mariadbd") is None and not Path("/usr/sbin/mariadbd").exists():
+            raise StackError("MariaDB is not installed: apt-get install mariadb-server")
+        if (self.data / "mysql").is_dir():
+            return
+        self.data.mkdir(parents=True, exist_ok=True)
+        log.info("initialising MariaDB data in %s", self.data)
+        subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={self.data}", "--user=root",
+             "--auth-root-authentication-method=socket", "--skip-test-db"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        """Start the server unless it runs already, then make sure database and user exist."""
+        if running_pid(self.pid_file) is None:
+            if port_open(self.host, self.port):
+                raise StackError(f"port {self.host}:{self.port} is taken by another program; stop it or set KOS_STACK_MARIADB_PORT")
+            self.install()
+            self.socket.parent.mkdir(parents=True, exist_ok=True)
+            spawn([_mariadbd(), *self._server_args()], self.pid_file, self.log_file)
+            wait_until(
+                lambda: port_open(self.host, self.port) and self.socket.exists(),
+                timeout=60, what=f"MariaDB (log: {self.log_file})",
+                alive=lambda: running_pid(self.pid_file) is not None,
+            )
+            log.info("MariaDB started on %s:%d", self.host, self.port)
+        self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        mysql = self.config.mysql
+        password = self._password()
+        quoted = password.replace("\\", "\\\\").replace("'", "\\'")
+        self.root_sql(
+            f"CREATE DATABASE IF NOT EXISTS `{mysql.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+            f"CREATE USER IF NOT EXISTS '{mysql.user}'@'127.0.0.1' IDENTIFIED BY '{quoted}';"
+            f"CREATE USER IF NOT EXISTS '{mysql.user}'@'localhost' IDENTIFIED BY '{quoted}';"
+            f"ALTER USER '{mysql.user}'@'127.0.0.1' IDENTIFIED BY '{quoted}';"
+            f"ALTER USER '{mysql.user}'@'localhost' IDENTIFIED BY '{quoted}';"
+            f"GRANT ALL PRIVILEGES ON `{mysql.database}`.* TO '{mysql.user}'@'127.0.0.1';"
+            f"GRANT ALL PRIVILEGES ON `{mysql.database}`.* TO '{mysql.user}'@'localhost';"
+        )
+
+    def _password(self) -> str:
+        """The configured password; generated into the git-ignored secrets file on first use."""
+        if self.config.mysql.password:
+            return self.config.mysql.password
+        pw_file = self.config.path(self.config.mysql.password_file)
+        if not pw_file.exists():
+            pw_file.parent.mkdir(parents=True, exist_ok=True)
+            pw_file.touch(mode=0o600)
+            pw_file.write_text(secrets.token_urlsafe(24) + "\n")
+        return pw_file.read_text().strip()
+
+    def root_sql(self, sql: str) -> str:
+        """Run SQL as the server's root over its Unix socket (socket authentication, no password)."""
+        done = subprocess.run(
+            ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "--batch", "--skip-column-names",
+             "-e", sql],
+            capture_output=True, text=True,
+        )
+        if done.returncode != 0:
+            raise StackError(f"MariaDB refused a setup statement: {done.stderr.strip()}")
+        return done.stdout
+
+    def stop(self) -> None:
+        if terminate(self.pid_file, timeout=60):
+            log.info("MariaDB stopped")
+
+    def status(self) -> str:
+        pid = running_pid(self.pid_file)
+        if pid is None:
+            return "mariadb: stopped"
+        ready = "accepting connections" if port_open(self.host, self.port) else "starting"
+        return (f"mariadb: running (pid {pid}) on {self.host}:{self.port}, {ready}; "
+                f"database {self.config.mysql.database}, user {self.config.mysql.user}; data {self.data}")
+
+
+def _mariadbd() -> str:
+    return shutil.which("mariadbd") or "/usr/sbin/mariadbd"

@@ -1,0 +1,38 @@
+"""The pipeline's Kafka topics, created if missing with the partition counts from config."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from kos.config import KafkaConfig
+
+log = logging.getLogger(__name__)
+
+
+def topic_names(kafka: KafkaConfig) -> list[str]:
+    return [kafka.raw_topic, kafka.parsed_topic, kafka.dead_letter_topic]
+
+
+def ensure_topics(kafka: KafkaConfig, names: list[str] | None = None) -> list[str]:
+    """Create the missing topics; return the names that were created."""
+    names = topic_names(kafka) if names is None else names
+    admin = KafkaAdminClient(bootstrap_servers=list(kafka.bootstrap_servers), client_id="kos-stack")
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, num_partitions=kafka.partitions, replication_factor=kafka.replication_factor)]
+                )
+                created.append(name)
+                log.info("created topic %s (%d partitions)", name, kafka.partitions)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()
