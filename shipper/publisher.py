@@ -123,20 +123,19 @@ class _Done:
 
 @dataclass
 class MemoryPublisher:
-    """Keeps what was sent in a list; ``fail_next`` makes the next sends fail, as an unreachable broker would."""
+    """Keeps what was sent in a list; ``down_for`` fails every send of the next flush cycles, as an outage would."""
 
     sent: list[tuple[bytes, bytes, Headers]] = field(default_factory=list)
-    fail_next: int = 0
+    down_for: int = 0
 
     def send(self, key: bytes, value: bytes, headers: Headers) -> Delivery:
-        if self.fail_next > 0:
-            self.fail_next -= 1
+        if self.down_for > 0:
             return _Done(PublishError("broker unreachable (simulated)"))
         self.sent.append((key, value, headers))
         return _Done()
 
     def flush(self, stop: threading.Event) -> None:
-        pass
+        self.down_for = max(self.down_for - 1, 0)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,62 @@
+"""Seeded generator of realistic syslog files (classic or RFC 3339 timestamps) for benchmarks and tests.
+
+    python bench/gen_syslog.py OUT --lines 1000000 [--events 0.02] [--seed 1] [--rfc3339]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from datetime import datetime, timedelta
+
+HOSTS = ["web-01", "db-02", "dell-Inspiron-15-3567", "vm-alarm", "build.lab.example.com"]
+SERVICES = ["Locale Service", "Hostname Service", "Daily apt download activities", "Clean php session files",
+            "Session 42 of user alice", "ssh.service - OpenBSD Secure Shell server", "Journal Service",
+            "Network Manager Script Dispatcher Service", "Cleanup of Temporary Directories"]
+DBUS = ["org.freedesktop.hostname1", "org.freedesktop.locale1", "org.gtk.vfs.Metadata", "org.freedesktop.timedate1"]
+NOISE = [
+    ("sshd", "Accepted publickey for alice from 10.0.0.{n} port {p} ssh2: RSA SHA256:abcdefghijklmnop"),
+    ("kernel", "[{n}.{p}] IPv4: martian source 10.0.0.{n} from 10.0.0.1, on dev eth0"),
+    ("CRON", "(root) CMD (   cd / && run-parts --report /etc/cron.hourly)"),
+    ("systemd", "Starting Daily apt upgrade and clean activities..."),
+    ("NetworkManager", "<info>  [{n}.{p}] dhcp4 (eth0): state changed bound -> bound"),
+    ("rsyslogd", "action 'action-1-builtin:omfile' resumed (module 'builtin:omfile') [v8.2302.0]"),
+    ("postfix/qmgr", "{p}A{n}: from=<root@localhost>, size={p}, nrcpt=1 (queue active)"),
+]
+
+
+def lines(count: int, events: float, seed: int, rfc3339: bool):
+    rng = random.Random(seed)
+    t = datetime(2026, 3, 1, 0, 0, 0)
+    for _ in range(count):
+        t += timedelta(milliseconds=rng.randint(0, 40))
+        host = rng.choice(HOSTS)
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00") if rfc3339 else f"{t:%b} {t.day:2d} {t:%H:%M:%S}"
+        if rng.random() < events:
+            if rng.random() < 0.7:
+                yield f"{stamp} {host} systemd[1]: Started {rng.choice(SERVICES)}."
+            else:
+                pid = rng.randint(300, 9000)
+                yield (f"{stamp} {host} dbus-daemon[{pid}]: [system] Successfully activated service "
+                       f"'{rng.choice(DBUS)}'")
+        else:
+            tag, msg = rng.choice(NOISE)
+            yield f"{stamp} {host} {tag}[{rng.randint(100, 99999)}]: " + msg.format(n=rng.randint(1, 254),
+                                                                                    p=rng.randint(1000, 65000))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out")
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--events", type=float, default=0.02)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rfc3339", action="store_true")
+    args = parser.parse_args()
+    with open(args.out, "w") as out:
+        for line in lines(args.lines, args.events, args.seed, args.rfc3339):
+            out.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()

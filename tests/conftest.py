@@ -1,0 +1,81 @@
+"""Shared fixtures: the real local stack, started once per test session, and Kafka read-back helpers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from kos import config as kos_config
+from kos.stack.kafka import KafkaStack
+from kos.stack.process import running_pid
+
+
+@pytest.fixture(scope="session")
+def cfg() -> kos_config.Config:
+    return kos_config.load()
+
+
+@pytest.fixture(scope="session")
+def kafka(cfg: kos_config.Config) -> Iterator[KafkaStack]:
+    """The project's local broker; started here if it is not running, and stopped again at the end."""
+    stack = KafkaStack(cfg)
+    started_here = running_pid(stack.pid_file) is None
+    stack.start()
+    yield stack
+    if started_here and not os.environ.get("KOS_TEST_KEEP_STACK"):
+        stack.stop()
+
+
+@pytest.fixture
+def topic(cfg: kos_config.Config, kafka: KafkaStack) -> str:
+    """A fresh topic for one test, so tests never see each other's records."""
+    from kos.stack.topics import ensure_topics
+
+    name = f"kos-test-{uuid.uuid4().hex[:12]}"
+    ensure_topics(cfg.kafka, [name])
+    return name
+
+
+@dataclass(frozen=True)
+class ShippedLine:
+    source: str
+    path: str
+    file: str
+    offset: int
+    line: bytes
+
+
+def read_topic(bootstrap: tuple[str, ...], topic: str) -> list:
+    """Every record of ``topic`` from the beginning to its current end, partition by partition, in order."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=list(bootstrap), enable_auto_commit=False, group_id=None,
+                             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        records: dict[int, list] = {tp.partition: [] for tp in partitions}
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            for tp, batch in consumer.poll(timeout_ms=2000).items():
+                records[tp.partition].extend(batch)
+        return [r for p in sorted(records) for r in records[p]]
+    finally:
+        consumer.close()
+
+
+def shipped_lines(records: list) -> list[ShippedLine]:
+    """Expand records (one line or a newline-joined run) into lines with their origins."""
+    out = []
+    for rec in records:
+        headers = {k: v.decode() for k, v in rec.headers}
+        offset = int(headers["kos.offset"])
+        for line in rec.value.split(b"\n"):
+            out.append(ShippedLine(headers["kos.source"], headers["kos.path"], headers["kos.file"], offset, line))
+            offset += len(line) + 1
+    return out

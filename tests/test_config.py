@@ -1,0 +1,43 @@
+"""The config loader: file values, environment overrides, errors that name the key."""
+
+import pytest
+
+from kos import config as kos_config
+
+
+def write(tmp_path, text):
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "kos.toml"
+    path.write_text(text)
+    return path
+
+
+def test_file_values_and_environment_overrides(tmp_path):
+    path = write(tmp_path, '[kafka]\npartitions = 5\n[shipper]\npaths = ["/a", "/b/*.log"]\n')
+    cfg = kos_config.load(path, environ={"KOS_KAFKA_BOOTSTRAP_SERVERS": "h1:9092, h2:9092",
+                                         "KOS_SHIPPER_LINES_PER_RECORD": "8", "KOS_MYSQL_PASSWORD": "s3cret"})
+    assert cfg.kafka.partitions == 5
+    assert cfg.kafka.bootstrap_servers == ("h1:9092", "h2:9092")
+    assert cfg.shipper.paths == ("/a", "/b/*.log")
+    assert cfg.shipper.lines_per_record == 8
+    assert cfg.mysql_password() == "s3cret"
+    assert "s3cret" not in repr(cfg)
+    assert cfg.path(".kos") == tmp_path / ".kos"
+
+
+def test_the_committed_config_loads():
+    cfg = kos_config.load(kos_config.DEFAULT_CONFIG, environ={})
+    assert cfg.kafka.raw_topic == "kos-raw-os-log"
+    assert cfg.shipper.paths == ("/var/log/syslog",)
+
+
+@pytest.mark.parametrize(("text", "env", "message"), [
+    ("[kafka]\npartitons = 3\n", {}, "unknown config key kafka.partitons"),
+    ("[kafka]\npartitions = \"three\"\n", {}, "kafka.partitions must be of type int"),
+    ("[kafak]\n", {}, "unknown section [kafak]"),
+    ("[shipper]\npaths = \"/var/log/syslog\"\n", {}, "shipper.paths must be a list of strings"),
+    ("", {"KOS_SHIPPER_ROUND_BYTES": "lots"}, "KOS_SHIPPER_ROUND_BYTES must be of type int"),
+])
+def test_bad_config_is_rejected_with_the_key_name(tmp_path, text, env, message):
+    with pytest.raises(kos_config.ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        kos_config.load(write(tmp_path, text), environ=env)

@@ -1,0 +1,181 @@
+"""The shipper against real files and an in-memory publisher: rotation, truncation, restarts, failures.
+
+The same scenarios run against the real broker in test_shipper_kafka.py; here they
+are quick and pin down the file handling itself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from shipper.checkpoint import CheckpointStore
+from shipper.publisher import MemoryPublisher
+from shipper.ship import Shipper, ShipOptions
+from shipper.tail import TailOptions
+
+
+def make(log: Path, cp: Path, publisher: MemoryPublisher, **tail: int) -> Shipper:
+    options = ShipOptions(paths=[str(log)], rotated=["{path}.1"], source_id="test", round_bytes=4096,
+                          tail=TailOptions(fingerprint_bytes=64, lines_per_record=tail.get("k", 3),
+                                           max_line_bytes=tail.get("max_line", 1000), rotate_grace_seconds=0))
+    return Shipper(options, publisher, CheckpointStore(cp))
+
+
+def run(log: Path, cp: Path, publisher: MemoryPublisher, **tail: int) -> Shipper:
+    shipper = make(log, cp, publisher, **tail)
+    shipper.run(follow=False, stop=threading.Event())
+    shipper.close()
+    return shipper
+
+
+def lines_of(publisher: MemoryPublisher) -> list[bytes]:
+    return [line for _, value, _ in publisher.sent for line in value.split(b"\n")]
+
+
+def origins_of(publisher: MemoryPublisher) -> list[tuple[str, int]]:
+    out = []
+    for _, value, headers in publisher.sent:
+        h = dict(headers)
+        offset = int(h["kos.offset"])
+        for line in value.split(b"\n"):
+            out.append((h["kos.file"].decode(), offset))
+            offset += len(line) + 1
+    return out
+
+
+def append(path: Path, *lines: str) -> None:
+    with open(path, "ab") as f:
+        f.write("".join(f"{line}\n" for line in lines).encode())
+
+
+def numbered(prefix: str, n: int) -> list[str]:
+    return [f"Mar  1 00:00:{i % 60:02d} host app[{i}]: {prefix} line {i}" for i in range(n)]
+
+
+def test_ships_each_line_once_and_resumes_from_checkpoint(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    first, second = numbered("a", 10), numbered("b", 7)
+    append(log, *first)
+    run(log, cp, pub)
+    append(log, *second)
+    run(log, cp, pub)
+    assert lines_of(pub) == [x.encode() for x in first + second]
+    assert len(set(origins_of(pub))) == 17
+
+
+def test_rename_rotation_while_running_finishes_old_file_first(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    before, late, after = numbered("old", 5), numbered("late", 4), numbered("new", 6)
+    append(log, *before)
+    shipper = make(log, cp, pub)
+    stop = threading.Event()
+    shipper.run(follow=False, stop=stop)
+    os.rename(log, f"{log}.1")
+    append(Path(f"{log}.1"), *late)  # the writer had not reopened yet
+    append(log, *after)
+    shipper.run(follow=False, stop=stop)
+    shipper.close()
+    assert lines_of(pub) == [x.encode() for x in before + late + after]
+    assert shipper.totals()["rotations"] == 1
+
+
+def test_rename_rotation_while_stopped_reads_unread_tail_of_rotated_file(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    before, tail, after = numbered("old", 5), numbered("tail", 3), numbered("new", 4)
+    append(log, *before)
+    run(log, cp, pub)
+    append(log, *tail)
+    os.rename(log, f"{log}.1")
+    append(log, *after)
+    shipper = run(log, cp, pub)
+    assert lines_of(pub) == [x.encode() for x in before + tail + after]
+    assert shipper.totals()["rotations"] == 1
+
+
+def test_truncate_and_rewrite_starts_again_from_byte_zero_with_new_origins(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    before, after = numbered("before", 8), numbered("after", 2)
+    append(log, *before)
+    run(log, cp, pub)
+    os.truncate(log, 0)
+    append(log, *after)
+    shipper = run(log, cp, pub)
+    assert lines_of(pub) == [x.encode() for x in before + after]
+    assert shipper.totals()["truncations"] == 1
+    origins = origins_of(pub)
+    assert len(set(origins)) == len(origins)  # byte 0 after the truncation is another origin than before
+
+
+def test_copytruncate_finishes_the_unread_tail_from_the_copy(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    shipped, unread, after = numbered("shipped", 4), numbered("unread", 3), numbered("after", 2)
+    append(log, *shipped)
+    run(log, cp, pub)
+    append(log, *unread)
+    Path(f"{log}.1").write_bytes(log.read_bytes())  # what logrotate's copytruncate does
+    os.truncate(log, 0)
+    append(log, *after)
+    run(log, cp, pub)
+    assert lines_of(pub) == [x.encode() for x in shipped + unread + after]
+
+
+def test_small_file_is_read_from_its_first_byte_and_keeps_its_identity(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    append(log, "x")  # 2 bytes, far below the 64-byte fingerprint
+    run(log, cp, pub)
+    append(log, *numbered("more", 5))
+    run(log, cp, pub)
+    assert lines_of(pub) == [b"x"] + [x.encode() for x in numbered("more", 5)]
+    assert len({file for file, _ in origins_of(pub)}) == 1
+
+
+def test_partial_last_line_waits_for_its_newline(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    log.write_bytes(b"complete\nhalf a li")
+    run(log, cp, pub)
+    assert lines_of(pub) == [b"complete"]
+    with open(log, "ab") as f:
+        f.write(b"ne\n")
+    run(log, cp, pub)
+    assert lines_of(pub) == [b"complete", b"half a line"]
+
+
+def test_failed_delivery_is_retried_from_the_file_without_loss(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher(down_for=2)
+    lines = numbered("retry", 9)
+    append(log, *lines)
+    shipper = run(log, cp, pub)
+    assert lines_of(pub) == [x.encode() for x in lines]
+    assert shipper.summary.retries == 2
+
+
+def test_long_line_is_cut_and_the_tail_goes_on(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    log.write_bytes(b"before\n" + b"L" * 20_000 + b"\nafter\n")  # longer than one 4 KiB read
+    shipper = run(log, cp, pub, max_line=1000)
+    got = lines_of(pub)
+    assert got[0] == b"before" and got[2] == b"after"
+    assert got[1].startswith(b"L" * 1000 + b" [kos: line cut, 19000 bytes dropped]")
+    assert shipper.totals()["cut_lines"] == 1
+
+
+def test_from_end_skips_the_existing_backlog(tmp_path):
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    append(log, *numbered("old", 3))
+    options = ShipOptions(paths=[str(log)], rotated=[], source_id="t", start_from="end")
+    shipper = Shipper(options, pub, CheckpointStore(cp))
+    append(log, "fresh")
+    shipper.run(follow=False, stop=threading.Event())
+    assert lines_of(pub) == [b"fresh"]
+
+
+def test_globs_give_each_file_its_own_checkpoint(tmp_path):
+    cp, pub = tmp_path / "cp", MemoryPublisher()
+    (tmp_path / "a.log").write_bytes(b"a1\na2\n")
+    (tmp_path / "b.log").write_bytes(b"b1\n")
+    options = ShipOptions(paths=[str(tmp_path / "*.log")], rotated=["{path}.1"], source_id="t")
+    Shipper(options, pub, CheckpointStore(cp)).run(follow=False, stop=threading.Event())
+    assert sorted(lines_of(pub)) == [b"a1", b"a2", b"b1"]
+    assert len(list(cp.glob("*.json"))) == 2
