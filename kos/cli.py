@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config":
             print(cfg)
             return 0
-        services = {"kafka": KafkaStack(cfg), "mariadb": MariaDBStack(cfg)}
+        services: dict[str, KafkaStack | MariaDBStack] = {"kafka": KafkaStack(cfg), "mariadb": MariaDBStack(cfg)}
         chosen = [services[args.only]] if args.only else list(services.values())
         if args.action == "start":
             for service in chosen:

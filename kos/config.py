@@ -62,7 +62,7 @@ class ShipperConfig:
     source_id: str = ""
     fingerprint_bytes: int = 1024
     max_line_bytes: int = 1024 * 1024
-    lines_per_record: int = 64
+    lines_per_record: int = 256
     round_bytes: int = 4 * 1024 * 1024
     poll_seconds: float = 0.2
     compression: str = "lz4"
@@ -126,7 +126,7 @@ def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] 
     unknown = set(raw) - set(_SECTIONS)
     if unknown:
         raise ConfigError(f"{path}: unknown section [{sorted(unknown)[0]}]")
-    sections = {}
+    sections: dict[str, typing.Any] = {}
     for name, cls in _SECTIONS.items():
         table = raw.get(name, {})
         if not isinstance(table, dict):
@@ -158,7 +158,7 @@ def _check(name: str, hint: object, value: object) -> object:
             raise ConfigError(f"config key {name} must be a list of strings")
         return tuple(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):  # type: ignore[arg-type]
-        raise ConfigError(f"config key {name} must be of type {hint.__name__}")  # type: ignore[union-attr]
+        raise ConfigError(f"config key {name} must be of type {getattr(hint, '__name__', hint)}")
     return value
 
 
@@ -168,4 +168,4 @@ def _from_env(name: str, hint: object, text: str) -> object:
     try:
         return hint(text)  # type: ignore[operator]
     except ValueError:
-        raise ConfigError(f"environment variable {name} must be of type {hint.__name__}") from None  # type: ignore[union-attr]
+        raise ConfigError(f"environment variable {name} must be of type {getattr(hint, '__name__', hint)}") from None

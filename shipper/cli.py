@@ -20,7 +20,7 @@ import time
 from kos import config as kos_config
 from shipper.checkpoint import CheckpointStore
 from shipper.publisher import KafkaPublisher, ProducerSettings, PublishError
-from shipper.ship import Shipper, ShipOptions
+from shipper.ship import ShipOptions, Shipper
 from shipper.tail import ShipperError, TailOptions
 
 log = logging.getLogger("shipper")
@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    # kafka-python logs every failed reconnect; the shipper says once, in one line, what it waits for.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
 
     stop = threading.Event()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaConfigurationError, KafkaError, KafkaTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,8 @@ class KafkaPublisher:
                 retry_backoff_ms=200,
                 reconnect_backoff_max_ms=2000,
             )
-        except KafkaError:
-            raise PublishError(
-                f"no Kafka broker answers at {', '.join(settings.bootstrap_servers)}: start it (`kos stack start`) "
-                "or set KOS_KAFKA_BOOTSTRAP_SERVERS"
-            ) from None
+        except KafkaConfigurationError as exc:
+            raise PublishError(f"invalid Kafka producer settings: {exc}") from None
 
     def send(self, key: bytes, value: bytes, headers: Headers) -> Delivery:
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from shipper.checkpoint import CheckpointStore
-from shipper.publisher import Headers, PublishError, Publisher
+from shipper.publisher import Headers, Publisher, PublishError
 from shipper.tail import Batch, FileTail, TailOptions
 
 log = logging.getLogger(__name__)

@@ -62,7 +62,7 @@ class TailStats:
 @dataclass(frozen=True)
 class TailOptions:
     fingerprint_bytes: int = 1024
-    lines_per_record: int = 64
+    lines_per_record: int = 256
     max_line_bytes: int = 1024 * 1024
     max_record_bytes: int = 256 * 1024
     rotate_grace_seconds: float = 1.0
@@ -137,7 +137,7 @@ class FileTail:
         except FileNotFoundError:
             return None
         except PermissionError:
-            raise ShipperError(f"cannot read {name}: permission denied (run as a user in group adm, or as root)") from None
+            raise ShipperError(f"cannot read {name}: permission denied (run as root or in group adm)") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise ShipperError(f"cannot read {name}: too many levels of symbolic links") from None

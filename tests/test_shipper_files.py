@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from shipper.checkpoint import CheckpointStore
 from shipper.publisher import MemoryPublisher
-from shipper.ship import Shipper, ShipOptions
+from shipper.ship import ShipOptions, Shipper
 from shipper.tail import TailOptions
 
 
@@ -66,19 +67,35 @@ def test_ships_each_line_once_and_resumes_from_checkpoint(tmp_path):
 
 
 def test_rename_rotation_while_running_finishes_old_file_first(tmp_path):
+    """A writer may append to the renamed file until it reopens: those lines come before the new file's."""
     log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
     before, late, after = numbered("old", 5), numbered("late", 4), numbered("new", 6)
     append(log, *before)
-    shipper = make(log, cp, pub)
+    options = ShipOptions(paths=[str(log)], rotated=["{path}.1"], source_id="test", poll_seconds=0.05,
+                          tail=TailOptions(fingerprint_bytes=64, lines_per_record=3, rotate_grace_seconds=1.0))
+    shipper = Shipper(options, pub, CheckpointStore(cp))
     stop = threading.Event()
-    shipper.run(follow=False, stop=stop)
-    os.rename(log, f"{log}.1")
-    append(Path(f"{log}.1"), *late)  # the writer had not reopened yet
-    append(log, *after)
-    shipper.run(follow=False, stop=stop)
-    shipper.close()
+    follower = threading.Thread(target=shipper.run, kwargs={"follow": True, "stop": stop})
+    follower.start()
+    try:
+        wait(lambda: len(lines_of(pub)) == 5)
+        os.rename(log, f"{log}.1")
+        append(log, *after)
+        wait(lambda: shipper.totals()["rotations"] == 1)
+        append(Path(f"{log}.1"), *late)  # after the rotation was seen, before the grace period ended
+        wait(lambda: len(lines_of(pub)) == 15)
+    finally:
+        stop.set()
+        follower.join()
+        shipper.close()
     assert lines_of(pub) == [x.encode() for x in before + late + after]
-    assert shipper.totals()["rotations"] == 1
+
+
+def wait(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_rename_rotation_while_stopped_reads_unread_tail_of_rotated_file(tmp_path):

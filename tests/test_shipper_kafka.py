@@ -22,7 +22,7 @@ import pytest
 from shipper.checkpoint import CheckpointStore
 from shipper.publisher import KafkaPublisher, ProducerSettings
 from shipper.records import CUT_MARKER
-from shipper.ship import Shipper, ShipOptions
+from shipper.ship import ShipOptions, Shipper
 from shipper.tail import TailOptions
 from tests.conftest import read_topic, shipped_lines
 
@@ -268,11 +268,10 @@ def test_rsyslog_writes_logrotate_rotates(cfg, topic, tmp_path):
     log, cp, sock, pid = tmp_path / "syslog", tmp_path / "cp", tmp_path / "log.sock", tmp_path / "rsyslogd.pid"
     conf = tmp_path / "rsyslog.conf"
     conf.write_text(
-        'global(workDirectory="{d}")\n'
+        f'global(workDirectory="{tmp_path}")\n'
         'module(load="imuxsock" SysSock.Use="off")\n'
-        'input(type="imuxsock" Socket="{s}" CreatePath="on")\n'
-        '*.* action(type="omfile" file="{f}" template="RSYSLOG_TraditionalFileFormat")\n'.format(
-            d=tmp_path, s=sock, f=log))
+        f'input(type="imuxsock" Socket="{sock}" CreatePath="on")\n'
+        f'*.* action(type="omfile" file="{log}" template="RSYSLOG_TraditionalFileFormat")\n')
     daemon = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(pid)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shipper = None

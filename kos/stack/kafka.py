@@ -80,13 +80,15 @@ class KafkaStack:
             log.info("Kafka already running on %s:%d", self.host, self.port)
             return
         if port_open(self.host, self.port):
-            raise StackError(f"port {self.host}:{self.port} is taken by another program; stop it or set KOS_STACK_KAFKA_PORT")
+            raise StackError(f"port {self.host}:{self.port} is taken by another program; "
+                             "stop it or set KOS_STACK_KAFKA_PORT")
         self.install()
         props = self._render_properties()
         if not (self.home / "data" / "meta.properties").exists():
             cluster_id = _kafka_uuid()
             subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"),
+                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+                           "--ignore-formatted"),
                 check=True, stdout=subprocess.DEVNULL,
             )
         spawn(self._java("kafka.Kafka", str(props)), self.pid_file, self.log_file)

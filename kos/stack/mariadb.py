@@ -61,7 +61,8 @@ class MariaDBStack:
         """Start the server unless it runs already, then make sure database and user exist."""
         if running_pid(self.pid_file) is None:
             if port_open(self.host, self.port):
-                raise StackError(f"port {self.host}:{self.port} is taken by another program; stop it or set KOS_STACK_MARIADB_PORT")
+                raise StackError(f"port {self.host}:{self.port} is taken by another program; "
+                                 "stop it or set KOS_STACK_MARIADB_PORT")
             self.install()
             self.socket.parent.mkdir(parents=True, exist_ok=True)
             spawn([_mariadbd(), *self._server_args()], self.pid_file, self.log_file)

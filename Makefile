@@ -1,0 +1,67 @@
+# KOS: `make demo` sets everything up and runs the pipeline; `make test` runs the test suite.
+# Both work on a fresh Debian 12 machine with JDK 17, Maven and Python 3.11, as root.
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+KOS     := $(VENV)/bin/kos
+APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate
+
+.PHONY: help setup apt venv maven stack-start stack-stop stack-status demo test test-unit lint bench clean
+
+help:
+	@echo "make demo        set up, start the local stack, ship the syslog, show what arrived"
+	@echo "make test        run the test suite (starts the local Kafka it needs)"
+	@echo "make stack-start | stack-stop | stack-status"
+	@echo "make bench       shipper benchmark next to kcat (results in out/bench/)"
+	@echo "make lint        ruff and mypy"
+
+setup: apt venv maven
+
+# Debian packages, installed only when missing.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+# The Kafka broker's class path from Maven Central into .kos/lib/kafka.
+maven: $(VENV)/.installed
+	$(PY) -c "from kos import config; from kos.stack.kafka import KafkaStack; KafkaStack(config.load()).install()"
+
+stack-start: setup
+	$(KOS) stack start
+
+stack-stop:
+	$(KOS) stack stop
+
+stack-status:
+	$(KOS) stack status
+
+demo: stack-start
+	$(PY) -m kos.demo
+
+test: setup
+	$(VENV)/bin/pytest
+
+test-unit: venv
+	$(VENV)/bin/pytest -m "not integration"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy kos shipper
+
+bench: stack-start
+	$(PY) bench/shipper.py
+
+clean: stack-stop
+	rm -rf .kos out
