@@ -51,6 +51,7 @@ demo: stack-start
 	$(PY) -m kos.demo
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
 test-unit: venv
