@@ -73,6 +73,16 @@ class ShipperConfig:
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
 
+    def __post_init__(self) -> None:
+        if self.start_from not in ("beginning", "end"):
+            raise ConfigError(f"config key shipper.start_from must be 'beginning' or 'end', not {self.start_from!r}")
+        if self.compression not in ("none", "gzip", "snappy", "lz4", "zstd"):
+            raise ConfigError(f"config key shipper.compression must be none, gzip, snappy, lz4 or zstd, "
+                              f"not {self.compression!r}")
+        for name in ("fingerprint_bytes", "max_line_bytes", "lines_per_record", "round_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config key shipper.{name} must be at least 1")
+
 
 @dataclass(frozen=True)
 class Config:

@@ -60,11 +60,25 @@ class ProducerSettings:
     max_block_ms: int = 10_000
 
 
+def available_compression(requested: str) -> str:
+    """``requested`` if this Python has its codec, else the best one it has (zstd, lz4, then gzip)."""
+    from kafka import codec
+
+    have = {"none": True, "gzip": codec.has_gzip(), "lz4": codec.has_lz4(), "zstd": codec.has_zstd(),
+            "snappy": codec.has_snappy()}
+    if have.get(requested):
+        return requested
+    fallback = next(c for c in ("zstd", "lz4", "gzip") if have[c])
+    log.warning("compression %s is not available here; using %s", requested, fallback)
+    return fallback
+
+
 class KafkaPublisher:
     """kafka-python producer with ``acks=all`` and idempotence: no record written twice by its own retries."""
 
     def __init__(self, settings: ProducerSettings) -> None:
         self.topic = settings.topic
+        compression = available_compression(settings.compression)
         try:
             self.producer = KafkaProducer(
                 bootstrap_servers=list(settings.bootstrap_servers),
@@ -72,7 +86,7 @@ class KafkaPublisher:
                 acks="all",
                 enable_idempotence=True,
                 max_in_flight_requests_per_connection=5,
-                compression_type=None if settings.compression == "none" else settings.compression,
+                compression_type=None if compression == "none" else compression,
                 linger_ms=settings.linger_ms,
                 batch_size=settings.batch_size,
                 max_request_size=settings.max_request_size,

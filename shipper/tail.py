@@ -91,6 +91,8 @@ class FileTail:
 
     def _resume(self, checkpoint: Checkpoint | None, start_from: str) -> None:
         fd = self._open(self.path)
+        if fd is None:
+            log.warning("%s does not exist (yet); it will be shipped once it appears", self.path)
         if checkpoint is None:
             if fd is not None:
                 ident = identify(fd, self.options.fingerprint_bytes)

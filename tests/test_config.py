@@ -37,6 +37,8 @@ def test_the_committed_config_loads():
     ("[kafak]\n", {}, "unknown section [kafak]"),
     ("[shipper]\npaths = \"/var/log/syslog\"\n", {}, "shipper.paths must be a list of strings"),
     ("", {"KOS_SHIPPER_ROUND_BYTES": "lots"}, "KOS_SHIPPER_ROUND_BYTES must be of type int"),
+    ("[shipper]\nstart_from = \"middle\"\n", {}, "shipper.start_from must be 'beginning' or 'end'"),
+    ("", {"KOS_SHIPPER_LINES_PER_RECORD": "0"}, "shipper.lines_per_record must be at least 1"),
 ])
 def test_bad_config_is_rejected_with_the_key_name(tmp_path, text, env, message):
     with pytest.raises(kos_config.ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -196,3 +196,15 @@ def test_globs_give_each_file_its_own_checkpoint(tmp_path):
     Shipper(options, pub, CheckpointStore(cp)).run(follow=False, stop=threading.Event())
     assert sorted(lines_of(pub)) == [b"a1", b"a2", b"b1"]
     assert len(list(cp.glob("*.json"))) == 2
+
+
+def test_a_new_file_in_place_of_a_deleted_one_is_read_from_its_start(tmp_path):
+    """Whether or not the file system hands out the old inode again, the new content is another file."""
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    append(log, *numbered("gone", 6))
+    run(log, cp, pub)
+    log.unlink()
+    append(log, "Mar  2 00:00:00 other app[9]: replacement")
+    run(log, cp, pub)
+    assert lines_of(pub)[6:] == [b"Mar  2 00:00:00 other app[9]: replacement"]
+    assert len(set(origins_of(pub))) == 7

@@ -171,6 +171,39 @@ def test_kill_9_mid_stream_then_restart(cfg, topic, tmp_path):
     assert 0 <= replayed <= 262144 // 40  # at most one unacknowledged round of ~40-byte lines is sent again
 
 
+def test_sigterm_drains_and_a_restart_sends_nothing_twice(cfg, topic, tmp_path):
+    log, cp = tmp_path / "syslog", tmp_path / "cp"
+    lines = numbered("drain", 200_000)
+    append(log, lines)
+    env = cli_env(topic, log, cp, KOS_SHIPPER_LINES_PER_RECORD="1", KOS_SHIPPER_ROUND_BYTES="262144")
+    proc = subprocess.Popen(cli("--once"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    store = CheckpointStore(cp)
+    wait_for(lambda: (c := store.load(str(log))) is not None and c.offset > 500_000, 60, "some progress")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"SIGTERM received" in err
+    stopped_at = store.load(str(log)).offset
+    assert stopped_at < log.stat().st_size, "the shipper finished before the signal"
+    assert f"{len(topic_lines(cfg, topic))} lines".encode() in out  # the summary counts what was acknowledged
+    subprocess.run(cli("--once"), env=env, check=True, capture_output=True)
+    assert topic_lines(cfg, topic) == lines
+
+
+def test_progress_bar_on_a_terminal(cfg, topic, tmp_path):
+    log, cp = tmp_path / "syslog", tmp_path / "cp"
+    append(log, numbered("tty", 100_000))
+    command = " ".join(cli("--once", "--lines-per-record", "1"))
+    done = subprocess.run(["script", "-qefc", command, "/dev/null"], env=cli_env(topic, log, cp),
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0
+    screen = done.stdout.decode()
+    assert "lines/s" in screen and "MB" in screen and "[#" in screen
+    assert "kos-shipper: 100000 lines" in screen
+    piped = subprocess.run(cli("--once"), env=cli_env(topic, log, tmp_path / "cp2"), capture_output=True)
+    assert b"lines/s" not in piped.stderr  # no bar when not a terminal
+
+
 @pytest.mark.slow
 def test_broker_down_longer_than_delivery_timeout(cfg, kafka, topic, tmp_path):
     log, cp = tmp_path / "syslog", tmp_path / "cp"
