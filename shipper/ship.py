@@ -73,19 +73,16 @@ class Shipper:
         self._scan()
 
     def _scan(self) -> None:
-        """Pick up files newly matched by the globs (rotated names are followed by their tail, not here)."""
+        """Pick up files newly matched by the globs; rotated names are followed by their path's tail instead."""
         self._last_scan = time.monotonic()
-        rotated = {pattern.format(path=t) for t in self.tails for pattern in self.options.rotated}
+        watched: list[str] = []
         for pattern in self.options.paths:
-            names = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-            for name in names:
-                if name not in self.tails and name not in rotated and not self._is_rotated_name(name):
-                    self.tails[name] = FileTail(name, self.options.rotated, self.store, self.options.tail,
-                                                self.options.start_from)
-
-    def _is_rotated_name(self, name: str) -> bool:
-        return any(name == pattern.format(path=other) for other in self.tails for pattern in self.options.rotated) or \
-            any(name == pattern.format(path=p) for p in self.options.paths for pattern in self.options.rotated)
+            watched += sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        rotated = {r.format(path=name) for name in watched for r in self.options.rotated}
+        for name in watched:
+            if name not in self.tails and name not in rotated:
+                self.tails[name] = FileTail(name, self.options.rotated, self.store, self.options.tail,
+                                            self.options.start_from)
 
     def run(self, follow: bool, stop: threading.Event) -> None:
         """Ship until caught up (``follow=False``) or until ``stop`` is set."""

@@ -104,7 +104,7 @@ class FileTail:
         if fd is not None and old.same_file(fd):
             self.sources.append(Source(fd, old, checkpoint.offset, self.path))
             return
-        if fd is not None and (os.fstat(fd).st_dev, os.fstat(fd).st_ino) == (old.dev, old.ino):
+        if fd is not None and _inode(fd) == (old.dev, old.ino):
             # Same inode, other first bytes: truncated and rewritten while we were stopped.
             self.sources.append(Source(fd, old, checkpoint.offset, self.path))
             return
@@ -239,8 +239,7 @@ class FileTail:
             st = os.stat(self.path)
         except FileNotFoundError:
             return  # renamed, new file not created yet
-        fst = os.fstat(src.fd)
-        if (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino):
+        if (st.st_dev, st.st_ino) == _inode(src.fd):
             return
         fd = self._open(self.path)
         if fd is None:
@@ -300,6 +299,11 @@ class FileTail:
         for src in self.sources:
             os.close(src.fd)
         self.sources.clear()
+
+
+def _inode(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
 
 
 def _find_newline(fd: int, start: int) -> int | None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import shutil
-import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -102,15 +99,6 @@ class KafkaStack:
     def stop(self) -> None:
         if terminate(self.pid_file, timeout=60):
             log.info("Kafka stopped")
-
-    def kill(self) -> None:
-        """Stop the broker abruptly (kill -9), as a crash would."""
-        pid = running_pid(self.pid_file)
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            while running_pid(self.pid_file) is not None:
-                time.sleep(0.05)
-        self.pid_file.unlink(missing_ok=True)
 
     def status(self) -> str:
         pid = running_pid(self.pid_file)
