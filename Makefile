@@ -31,7 +31,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e '.[spark,dev]'
 	touch $@
 
 # The Kafka broker's class path from Maven Central into .kos/lib/kafka.
@@ -59,7 +59,7 @@ test-unit: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy kos shipper
+	$(VENV)/bin/mypy kos shipper jobs
 
 bench: stack-start
 	$(PY) bench/shipper.py

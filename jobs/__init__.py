@@ -1,0 +1,1 @@
+"""The Spark jobs: transform (raw lines -> events), load (events -> MySQL), metrics (MySQL -> answers)."""
