@@ -34,8 +34,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[spark,dev]'
 	touch $@
 
-# The Kafka broker's class path from Maven Central into .kos/lib/kafka.
+# The JDBC driver into ~/.m2 (Spark's --packages resolves from there), the Kafka broker's class path
+# into .kos/lib/kafka.
 maven: $(VENV)/.installed
+	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=com.mysql:mysql-connector-j:9.5.0
 	$(PY) -c "from kos import config; from kos.stack.kafka import KafkaStack; KafkaStack(config.load()).install()"
 
 stack-start: setup

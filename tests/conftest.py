@@ -11,6 +11,7 @@ import pytest
 
 from kos import config as kos_config
 from kos.stack.kafka import KafkaStack
+from kos.stack.mariadb import MariaDBStack
 from kos.stack.process import running_pid
 
 
@@ -28,6 +29,35 @@ def kafka(cfg: kos_config.Config) -> Iterator[KafkaStack]:
     yield stack
     if started_here and not os.environ.get("KOS_TEST_KEEP_STACK"):
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb(cfg: kos_config.Config) -> Iterator[MariaDBStack]:
+    """The project's local MariaDB; started here if it is not running, and stopped again at the end."""
+    stack = MariaDBStack(cfg)
+    started_here = running_pid(stack.pid_file) is None
+    stack.start()
+    yield stack
+    if started_here and not os.environ.get("KOS_TEST_KEEP_STACK"):
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole run: local[2], UI off, UTC, the JDBC driver from ~/.m2."""
+    from pyspark.sql import SparkSession
+
+    from jobs.mysql import JDBC_PACKAGE
+
+    session = (SparkSession.builder.master("local[2]").appName("kos-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.jars.packages", JDBC_PACKAGE)
+               .getOrCreate())
+    session.sparkContext.setLogLevel("WARN")
+    yield session
+    session.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from jobs.parsing import candidate_lines, dead_letters, events, parse_lines
@@ -21,17 +20,6 @@ RAW_SCHEMA = T.StructType([
 ])
 
 READ_AT = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def spark():
-    session = (SparkSession.builder.master("local[2]").appName("kos-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.sql.session.timeZone", "UTC")
-               .getOrCreate())
-    yield session
-    session.stop()
 
 
 def record(value: bytes, offset: int = 0, file_offset: int | None = 0, read_at: datetime = READ_AT):

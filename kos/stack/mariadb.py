@@ -39,6 +39,7 @@ class MariaDBStack:
             "--skip-name-resolve",
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_bin",
+            "--default-time-zone=+00:00",
             "--innodb-buffer-pool-size=512M",
             "--innodb-flush-log-at-trx-commit=1",
             "--local-infile=1",

@@ -1,0 +1,162 @@
+"""MySQL / MariaDB at the edges of the jobs: connection settings, schema, and idempotent batch writes.
+
+Writes go in two steps: Spark's executors write the batch in parallel through JDBC
+into a staging table, then one transaction merges it into the target, where the
+unique key drops rows already present. Replaying a batch therefore adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mysql.connector
+from mysql.connector import errors as mysql_errors
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from kos.config import Config
+
+log = logging.getLogger(__name__)
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+JDBC_PACKAGE = "com.mysql:mysql-connector-j:9.5.0"
+
+EVENT_COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",
+                 "origin_offset", "kafka_topic", "kafka_partition", "kafka_offset")
+# Column widths in schema.sql; longer values are cut to fit rather than failing the batch.
+EVENT_WIDTHS = {"host": 255, "process": 255, "service": 1024, "origin_source": 255, "origin_file": 255,
+                "kafka_topic": 255}
+
+
+class DatabaseError(RuntimeError):
+    """MySQL could not be reached or refused a statement; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Database:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Database:
+        m = cfg.mysql
+        return cls(m.host, m.port, m.database, m.user, cfg.mysql_password())
+
+    @property
+    def jdbc_url(self) -> str:
+        return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
+                "?rewriteBatchedStatements=true&connectionTimeZone=UTC&forceConnectionTimeZoneToSession=true"
+                "&characterEncoding=UTF-8&useSSL=false&allowPublicKeyRetrieval=true")
+
+    @property
+    def jdbc_properties(self) -> dict[str, str]:
+        return {"user": self.user, "password": self.password, "driver": "com.mysql.cj.jdbc.Driver"}
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A connection in UTC with autocommit off; closed on exit."""
+        try:
+            conn = mysql.connector.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                                           database=self.database, time_zone="+00:00", autocommit=False,
+                                           connection_timeout=10)
+        except mysql_errors.Error as exc:
+            raise DatabaseError(f"cannot connect to MySQL at {self.host}:{self.port} as {self.user}: {exc.msg}; "
+                                "start it with `kos stack start` or check the KOS_MYSQL_* settings") from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def schema_statements(text: str | None = None) -> list[str]:
+    """The statements of schema.sql, comments dropped."""
+    text = SCHEMA.read_text() if text is None else text
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def ensure_schema(db: Database) -> None:
+    with db.connect() as conn:
+        cur = conn.cursor()
+        for statement in schema_statements():
+            cur.execute(statement)
+        conn.commit()
+
+
+def stage_name(prefix: str, batch_id: int) -> str:
+    """A staging table name private to one query's batch (safe as an identifier)."""
+    clean = re.sub(r"[^A-Za-z0-9_]", "_", prefix)[:40]
+    return f"stage_{clean}_{batch_id}"
+
+
+def create_stage(db: Database, stage: str, select: str, alter: str = "") -> None:
+    """An empty, key-less staging table shaped by ``select`` (a SELECT over the target ... WHERE FALSE),
+    then changed by ``alter`` (the part of an ALTER TABLE after the table name).
+
+    Dropped first: a stage left by a crashed attempt of the same batch is never merged twice.
+    """
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute(f"DROP TABLE IF EXISTS `{stage}`")
+        cur.execute(f"CREATE TABLE `{stage}` ENGINE=InnoDB AS {select}")
+        if alter:
+            cur.execute(f"ALTER TABLE `{stage}` {alter}")
+        conn.commit()
+
+
+def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], values: Sequence[str]) -> int:
+    """Insert the staged rows missing from ``target`` in one transaction; drop the stage. Returns rows added."""
+    cols = ", ".join(f"`{c}`" for c in columns)
+    with db.connect() as conn:
+        cur = conn.cursor()
+        try:
+            # ON DUPLICATE KEY (not INSERT IGNORE): duplicates are skipped, every other error still fails.
+            cur.execute(f"INSERT INTO `{target}` ({cols}) SELECT {', '.join(values)} FROM `{stage}` "
+                        f"ON DUPLICATE KEY UPDATE `{columns[0]}` = `{target}`.`{columns[0]}`")
+            added = cur.rowcount
+            conn.commit()
+        except mysql_errors.Error as exc:
+            conn.rollback()
+            raise DatabaseError(f"merging {stage} into {target} failed: {exc.msg}") from None
+        cur.execute(f"DROP TABLE IF EXISTS `{stage}`")
+        conn.commit()
+    return max(added, 0)
+
+
+def fit_event_columns(events: DataFrame) -> DataFrame:
+    """The parser's event rows as staging columns, text cut to the column widths.
+
+    The event time travels as microseconds since the epoch: mysql-connector-j takes
+    MariaDB for a 5.5 server and would drop the fraction of a timestamp.
+    """
+    renamed = events.select(
+        F.unix_micros("event_time").alias("event_time_us"), "host", "process", "pid", "service", "action",
+        F.col("source").alias("origin_source"), F.col("file").alias("origin_file"),
+        F.col("line_offset").alias("origin_offset"), "kafka_topic", "kafka_partition", "kafka_offset",
+    )
+    return renamed.select(*(F.substring(c, 1, EVENT_WIDTHS[c]).alias(c) if c in EVENT_WIDTHS else F.col(c)
+                            for c in renamed.columns))
+
+
+_EVENT_TIME = "FROM_UNIXTIME(event_time_us DIV 1000000) + INTERVAL (event_time_us MOD 1000000) MICROSECOND"
+_REST = EVENT_COLUMNS[1:]
+
+
+def write_events(events: DataFrame, batch_id: int, db: Database, stage_prefix: str) -> int:
+    """Write one micro-batch of events exactly once into ``process_events``; returns rows added."""
+    stage = stage_name(stage_prefix, batch_id)
+    create_stage(db, stage, f"SELECT {', '.join(_REST)} FROM process_events WHERE FALSE",
+                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST")
+    fit_event_columns(events).write.jdbc(db.jdbc_url, stage, mode="append", properties=db.jdbc_properties)
+    added = merge_staged(db, stage, "process_events", EVENT_COLUMNS, [_EVENT_TIME, *_REST])
+    log.info("batch %d: %d new rows in process_events", batch_id, added)
+    return added

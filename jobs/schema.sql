@@ -1,0 +1,56 @@
+-- KOS tables in MySQL / MariaDB. Applied by the jobs before they write (every statement is idempotent).
+-- Times are UTC instants (the server and every KOS session run with time_zone '+00:00').
+
+-- One row per process start event. The unique key on the line's origin makes every write
+-- idempotent: a replayed Spark batch or a re-shipped file adds nothing.
+CREATE TABLE IF NOT EXISTS process_events (
+    id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    event_time      DATETIME(6)     NOT NULL,
+    host            VARCHAR(255)    NOT NULL,
+    process         VARCHAR(255)    NOT NULL,
+    pid             BIGINT          NULL,
+    service         VARCHAR(1024)   NOT NULL,
+    action          ENUM('STARTED', 'ACTIVATED') NOT NULL,
+    origin_source   VARCHAR(255)    NOT NULL,
+    origin_file     VARCHAR(255)    NOT NULL,
+    origin_offset   BIGINT          NOT NULL,
+    kafka_topic     VARCHAR(255)    NOT NULL,
+    kafka_partition INT             NOT NULL,
+    kafka_offset    BIGINT          NOT NULL,
+    loaded_at       DATETIME(6)     NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (id),
+    UNIQUE KEY origin (origin_source, origin_file, origin_offset),
+    KEY by_time (event_time),
+    KEY by_service (service(191)),
+    KEY by_process (process)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Metrics, one set of rows per computed period [period_start, period_end).
+CREATE TABLE IF NOT EXISTS metrics_top_services (
+    period_start DATETIME(6)   NOT NULL,
+    period_end   DATETIME(6)   NOT NULL,
+    `rank`       INT           NOT NULL,
+    service      VARCHAR(1024) NOT NULL,
+    starts       BIGINT        NOT NULL,
+    PRIMARY KEY (period_start, period_end, `rank`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS metrics_top_processes (
+    period_start DATETIME(6)  NOT NULL,
+    period_end   DATETIME(6)  NOT NULL,
+    `rank`       INT          NOT NULL,
+    process      VARCHAR(255) NOT NULL,
+    starts       BIGINT       NOT NULL,
+    PRIMARY KEY (period_start, period_end, `rank`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- host '' is the total over all hosts.
+CREATE TABLE IF NOT EXISTS metrics_starts_per_bucket (
+    period_start DATETIME(6)  NOT NULL,
+    period_end   DATETIME(6)  NOT NULL,
+    bucket       VARCHAR(8)   NOT NULL,
+    bucket_start DATETIME(6)  NOT NULL,
+    host         VARCHAR(255) NOT NULL,
+    starts       BIGINT       NOT NULL,
+    PRIMARY KEY (period_start, period_end, bucket, bucket_start, host)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,91 @@
+"""Writing events into MariaDB: exact rows, and a replayed batch adds nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pyspark.sql import types as T
+
+from jobs.mysql import Database, DatabaseError, ensure_schema, write_events
+from kos.config import Config
+
+pytestmark = pytest.mark.integration
+
+EVENT_SCHEMA = T.StructType([
+    T.StructField("event_time", T.TimestampType()), T.StructField("host", T.StringType()),
+    T.StructField("process", T.StringType()), T.StructField("pid", T.LongType()),
+    T.StructField("service", T.StringType()), T.StructField("action", T.StringType()),
+    T.StructField("source", T.StringType()), T.StructField("file", T.StringType()),
+    T.StructField("line_offset", T.LongType()), T.StructField("kafka_topic", T.StringType()),
+    T.StructField("kafka_partition", T.IntegerType()), T.StructField("kafka_offset", T.LongType()),
+])
+
+
+@pytest.fixture
+def db(cfg: Config, mariadb) -> Database:
+    database = Database.from_config(cfg)
+    ensure_schema(database)
+    with database.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("DELETE FROM process_events")
+        cur.execute("SHOW TABLES LIKE 'stage_%'")
+        for (stage,) in cur.fetchall():
+            cur.execute(f"DROP TABLE `{stage}`")
+        conn.commit()
+    return database
+
+
+def rows(db: Database) -> list[tuple]:
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT event_time, host, process, pid, service, action, origin_source, origin_file, "
+                    "origin_offset FROM process_events ORDER BY origin_file, origin_offset")
+        return cur.fetchall()
+
+
+def test_batch_is_written_once_even_when_replayed(spark, db):
+    data = [
+        (datetime(2026, 2, 24, 20, 29, 42), "dell", "systemd", 1, "Locale Service", "STARTED", "h", "f1", 0,
+         "kos-parsed-os-log", 0, 10),
+        (datetime(2020, 5, 30, 22, 0, 46, 599903), "localhost", "systemd", None, "ssh.service", "STARTED", "h",
+         "f1", 77, "kos-parsed-os-log", 0, 11),
+        (datetime(2026, 9, 28, 12, 27, 14), "vm", "dbus-daemon", 838, "org.freedesktop.hostname1", "ACTIVATED",
+         "h", "f2", 5, "kos-parsed-os-log", 1, 3),
+    ]
+    batch = spark.createDataFrame(data, EVENT_SCHEMA)
+    assert write_events(batch, 0, db, "test") == 3
+    assert write_events(batch, 0, db, "test") == 0  # the replay of batch 0
+    overlapping = spark.createDataFrame(data[1:] + [
+        (datetime(2026, 9, 28, 12, 28, 5), "vm", "dbus-daemon", 1526, "org.gtk.vfs.Metadata", "ACTIVATED", "h",
+         "f2", 90, "kos-parsed-os-log", 1, 4)], EVENT_SCHEMA)
+    assert write_events(overlapping, 1, db, "test") == 1
+    assert rows(db) == [
+        (datetime(2026, 2, 24, 20, 29, 42), "dell", "systemd", 1, "Locale Service", "STARTED", "h", "f1", 0),
+        (datetime(2020, 5, 30, 22, 0, 46, 599903), "localhost", "systemd", None, "ssh.service", "STARTED", "h",
+         "f1", 77),
+        (datetime(2026, 9, 28, 12, 27, 14), "vm", "dbus-daemon", 838, "org.freedesktop.hostname1", "ACTIVATED",
+         "h", "f2", 5),
+        (datetime(2026, 9, 28, 12, 28, 5), "vm", "dbus-daemon", 1526, "org.gtk.vfs.Metadata", "ACTIVATED", "h",
+         "f2", 90),
+    ]
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SHOW TABLES LIKE 'stage_%'")
+        assert cur.fetchall() == []  # staging tables are dropped after the merge
+
+
+def test_values_longer_than_their_column_are_cut_not_fatal(spark, db):
+    hostile = "x'; DROP TABLE process_events; -- " + "s" * 10_000
+    batch = spark.createDataFrame([(datetime(2026, 1, 1), "h" * 300, "p", 1, hostile, "STARTED", "h", "f", 1,
+                                    "t", 0, 0)], EVENT_SCHEMA)
+    assert write_events(batch, 7, db, "test") == 1
+    (row,) = rows(db)
+    assert row[4] == hostile[:1024] and row[1] == "h" * 255
+
+
+def test_unreachable_database_is_one_clear_error():
+    db = Database("127.0.0.1", 1, "kos", "kos", "nope")
+    with pytest.raises(DatabaseError, match="cannot connect to MySQL at 127.0.0.1:1 as kos"):
+        with db.connect():
+            pass
