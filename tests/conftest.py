@@ -47,7 +47,7 @@ def spark():
     """One local SparkSession for the whole run: local[2], UI off, UTC, the JDBC driver from ~/.m2."""
     from pyspark.sql import SparkSession
 
-    from jobs.mysql import JDBC_PACKAGE
+    from jobs.database import JDBC_PACKAGE
 
     session = (SparkSession.builder.master("local[2]").appName("kos-tests")
                .config("spark.ui.enabled", "false")
@@ -109,3 +109,21 @@ def shipped_lines(records: list) -> list[ShippedLine]:
             out.append(ShippedLine(headers["kos.source"], headers["kos.path"], headers["kos.file"], offset, line))
             offset += len(line) + 1
     return out
+
+
+@pytest.fixture
+def db(cfg: kos_config.Config, mariadb: MariaDBStack):
+    """The kos database with the KOS schema, emptied for one test."""
+    from jobs.database import Database, ensure_schema
+
+    database = Database.from_config(cfg)
+    ensure_schema(database)
+    with database.connect() as conn:
+        cur = conn.cursor()
+        for table in ("process_events", "metrics_top_services", "metrics_top_processes", "metrics_starts_per_bucket"):
+            cur.execute(f"DELETE FROM {table}")
+        cur.execute("SHOW TABLES LIKE 'stage_%'")
+        for (stage,) in cur.fetchall():
+            cur.execute(f"DROP TABLE `{stage}`")
+        conn.commit()
+    return database

@@ -7,8 +7,7 @@ from datetime import datetime
 import pytest
 from pyspark.sql import types as T
 
-from jobs.mysql import Database, DatabaseError, ensure_schema, write_events
-from kos.config import Config
+from jobs.database import Database, DatabaseError, write_events
 
 pytestmark = pytest.mark.integration
 
@@ -20,20 +19,6 @@ EVENT_SCHEMA = T.StructType([
     T.StructField("line_offset", T.LongType()), T.StructField("kafka_topic", T.StringType()),
     T.StructField("kafka_partition", T.IntegerType()), T.StructField("kafka_offset", T.LongType()),
 ])
-
-
-@pytest.fixture
-def db(cfg: Config, mariadb) -> Database:
-    database = Database.from_config(cfg)
-    ensure_schema(database)
-    with database.connect() as conn:
-        cur = conn.cursor()
-        cur.execute("DELETE FROM process_events")
-        cur.execute("SHOW TABLES LIKE 'stage_%'")
-        for (stage,) in cur.fetchall():
-            cur.execute(f"DROP TABLE `{stage}`")
-        conn.commit()
-    return database
 
 
 def rows(db: Database) -> list[tuple]:

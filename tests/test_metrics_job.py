@@ -1,0 +1,79 @@
+"""The metrics job as users run it (spark-submit) against MariaDB: exact tables, CSV files and charts."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from jobs.database import write_events
+from tests.test_mysql_sink import EVENT_SCHEMA
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def event(t: datetime, host: str, process: str, service: str, offset: int):
+    return (t, host, process, 1, service, "STARTED", "src", "file", offset, "kos-parsed-os-log", 0, offset)
+
+
+def spark_submit(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    return subprocess.run([str(Path(sys.executable).with_name("spark-submit")), "--master", "local[2]",
+                           "--packages", "com.mysql:mysql-connector-j:9.5.0", *args],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_metrics_over_a_period(spark, db, tmp_path):
+    rows = [
+        event(datetime(2026, 3, 1, 10, 0, 5), "web", "systemd", "Locale Service", 1),
+        event(datetime(2026, 3, 1, 10, 20, 0), "web", "systemd", "Locale Service", 2),
+        event(datetime(2026, 3, 1, 10, 40, 0), "db", "dbus-daemon", "org.freedesktop.hostname1", 3),
+        event(datetime(2026, 3, 1, 11, 5, 0), "db", "systemd", "<script>alert(1)</script>", 4),
+        event(datetime(2026, 3, 1, 12, 0, 0), "web", "systemd", "outside the period", 5),
+    ]
+    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, db, "metrics_test")
+    done = spark_submit("jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z",
+                        "--bucket", "hour", "--top", "5", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "4 start events from 2026-03-01 10:00:05 to 2026-03-01 11:05:00 (UTC)" in done.stdout
+
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT period_start, period_end, `rank`, service, starts FROM metrics_top_services "
+                    "ORDER BY `rank`")
+        assert cur.fetchall() == [
+            (datetime(2026, 3, 1, 10), datetime(2026, 3, 1, 12), 1, "Locale Service", 2),
+            (datetime(2026, 3, 1, 10), datetime(2026, 3, 1, 12), 2, "<script>alert(1)</script>", 1),
+            (datetime(2026, 3, 1, 10), datetime(2026, 3, 1, 12), 3, "org.freedesktop.hostname1", 1),
+        ]
+        cur.execute("SELECT `rank`, process, starts FROM metrics_top_processes ORDER BY `rank`")
+        assert cur.fetchall() == [(1, "systemd", 3), (2, "dbus-daemon", 1)]
+        cur.execute("SELECT bucket, bucket_start, host, starts FROM metrics_starts_per_bucket "
+                    "ORDER BY bucket_start, host")
+        assert cur.fetchall() == [
+            ("hour", datetime(2026, 3, 1, 10), "", 3), ("hour", datetime(2026, 3, 1, 10), "db", 1),
+            ("hour", datetime(2026, 3, 1, 10), "web", 2), ("hour", datetime(2026, 3, 1, 11), "", 1),
+            ("hour", datetime(2026, 3, 1, 11), "db", 1),
+        ]
+
+    with open(tmp_path / "top_processes.csv") as f:
+        assert list(csv.reader(f)) == [["rank", "process", "starts"], ["1", "systemd", "3"], ["2", "dbus-daemon", "1"]]
+    for chart in ("top_services.png", "top_processes.png", "starts_per_hour.png"):
+        data = (tmp_path / chart).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+    # Run again: the period's rows are replaced, not added.
+    again = spark_submit("jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z",
+                         "--bucket", "hour", "--top", "5", "--out", str(tmp_path))
+    assert again.returncode == 0, again.stderr[-3000:]
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*) FROM metrics_top_services")
+        assert cur.fetchone() == (3,)
