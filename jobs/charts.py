@@ -62,11 +62,12 @@ def time_series_chart(path: Path, title: str, rows: Sequence[tuple[datetime, str
     else:
         xs = sorted(total)
     if xs:
-        ax.plot(xs, [total.get(x, 0) for x in xs], label="all hosts", color="black", linewidth=2, marker="o",
+        ax.plot(xs, [total.get(x, 0) for x in xs], label="all hosts",  # type: ignore[arg-type] color="black", linewidth=2, marker="o",
                 markersize=3)
     busiest = sorted(series, key=lambda h: -sum(series[h].values()))[:max_hosts]
     for host in busiest:
-        ax.plot(xs, [series[host].get(x, 0) for x in xs], label=host, linewidth=1, marker=".", markersize=3)
+        ax.plot(xs, [series[host].get(x, 0) for x in xs], label=host,  # type: ignore[arg-type]
+                linewidth=1, marker=".", markersize=3)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.set_ylabel(f"starts per {bucket}")

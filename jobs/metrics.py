@@ -82,7 +82,7 @@ def read_events(spark: SparkSession, db: Database, period: Period, partitions: i
 
 def compute(events: DataFrame, period: Period, bucket: str, top: int) -> Results:
     events = events.cache()
-    span = events.selectExpr("count(1) AS n", "min(event_time) AS first", "max(event_time) AS last").first()
+    span = events.selectExpr("count(1) AS n", "min(event_time) AS first", "max(event_time) AS last").collect()[0]
     return Results(
         period=period, bucket=bucket, events=span["n"], first=span["first"], last=span["last"],
         services=[tuple(r) for r in top_services(events, top).collect()],  # type: ignore[misc]
