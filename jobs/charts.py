@@ -62,8 +62,8 @@ def time_series_chart(path: Path, title: str, rows: Sequence[tuple[datetime, str
     else:
         xs = sorted(total)
     if xs:
-        ax.plot(xs, [total.get(x, 0) for x in xs], label="all hosts",  # type: ignore[arg-type] color="black", linewidth=2, marker="o",
-                markersize=3)
+        ax.plot(xs, [total.get(x, 0) for x in xs], label="all hosts",  # type: ignore[arg-type]
+                color="black", linewidth=2, marker="o", markersize=3)
     busiest = sorted(series, key=lambda h: -sum(series[h].values()))[:max_hosts]
     for host in busiest:
         ax.plot(xs, [series[host].get(x, 0) for x in xs], label=host,  # type: ignore[arg-type]
