@@ -18,12 +18,14 @@ help:
 
 setup: apt venv maven
 
-# Debian packages, installed only when missing.
+# Debian packages, installed only when missing. KOS runs its own MariaDB (kos stack), so a system
+# server the package may have started is stopped to free port 3306.
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  service mariadb stop >/dev/null 2>&1 || true; \
 	fi
 
 venv: $(VENV)/.installed
