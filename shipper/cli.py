@@ -90,6 +90,19 @@ class Progress:
             sys.stderr.write("\n")
 
 
+def connect(publisher: KafkaPublisher, once: bool, stop: threading.Event) -> None:
+    """Reach Kafka: with --once a missing broker is an error; following, the shipper waits for it."""
+    while not stop.is_set():
+        try:
+            publisher.connect()
+            return
+        except PublishError as exc:
+            if once:
+                raise
+            log.warning("%s; trying again in 5 s", exc)
+            stop.wait(5)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kos-shipper", description="Tail syslog files into Kafka.")
     parser.add_argument("--once", action="store_true", help="ship up to the end of each file, then exit")
@@ -126,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         store = CheckpointStore(cfg.path(args.checkpoint_dir or cfg.shipper.checkpoint_dir))
         publisher = KafkaPublisher(producer_settings(cfg, args.topic))
         progress = Progress(enabled=args.once and sys.stderr.isatty() and not args.no_progress)
-        shipper = Shipper(options, publisher, store, on_progress=progress)
+        shipper = Shipper(options, publisher, store, on_progress=progress)  # opens the files: path errors first
+        connect(publisher, once=args.once, stop=stop)
         metrics_port = cfg.shipper.metrics_port if args.metrics_port is None else args.metrics_port
         server = None
         if metrics_port:

@@ -77,29 +77,42 @@ class KafkaPublisher:
     """kafka-python producer with ``acks=all`` and idempotence: no record written twice by its own retries."""
 
     def __init__(self, settings: ProducerSettings) -> None:
+        self.settings = settings
         self.topic = settings.topic
-        compression = available_compression(settings.compression)
+        self.producer: KafkaProducer | None = None
+
+    def connect(self) -> None:
+        """Create the producer (kafka-python bootstraps at once); PublishError if no broker answers."""
+        if self.producer is not None:
+            return
+        s = self.settings
+        compression = available_compression(s.compression)
         try:
             self.producer = KafkaProducer(
-                bootstrap_servers=list(settings.bootstrap_servers),
+                bootstrap_servers=list(s.bootstrap_servers),
                 client_id="kos-shipper",
                 acks="all",
                 enable_idempotence=True,
                 max_in_flight_requests_per_connection=5,
                 compression_type=None if compression == "none" else compression,
-                linger_ms=settings.linger_ms,
-                batch_size=settings.batch_size,
-                max_request_size=settings.max_request_size,
-                delivery_timeout_ms=settings.delivery_timeout_ms,
-                request_timeout_ms=settings.request_timeout_ms,
-                max_block_ms=settings.max_block_ms,
+                linger_ms=s.linger_ms,
+                batch_size=s.batch_size,
+                max_request_size=s.max_request_size,
+                delivery_timeout_ms=s.delivery_timeout_ms,
+                request_timeout_ms=s.request_timeout_ms,
+                max_block_ms=s.max_block_ms,
                 retry_backoff_ms=200,
                 reconnect_backoff_max_ms=2000,
             )
         except KafkaConfigurationError as exc:
             raise PublishError(f"invalid Kafka producer settings: {exc}") from None
+        except KafkaError:
+            raise PublishError(f"no Kafka broker answers at {', '.join(s.bootstrap_servers)}: start it "
+                               "(`kos stack start`) or set KOS_KAFKA_BOOTSTRAP_SERVERS") from None
 
     def send(self, key: bytes, value: bytes, headers: Headers) -> Delivery:
+        self.connect()
+        assert self.producer is not None
         try:
             return _KafkaDelivery(self.producer.send(self.topic, value=value, key=key, headers=headers))
         except KafkaTimeoutError as exc:
@@ -109,7 +122,7 @@ class KafkaPublisher:
 
     def flush(self, stop: threading.Event) -> None:
         """Wait for every sent record's outcome; give up (leaving them unacknowledged) if ``stop`` is set."""
-        while True:
+        while self.producer is not None:
             try:
                 self.producer.flush(timeout=1.0)
                 return
@@ -118,7 +131,8 @@ class KafkaPublisher:
                     return
 
     def close(self) -> None:
-        self.producer.close(timeout=5)
+        if self.producer is not None:
+            self.producer.close(timeout=5)
 
 
 @dataclass

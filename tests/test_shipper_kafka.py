@@ -230,6 +230,28 @@ def test_broker_down_longer_than_delivery_timeout(cfg, kafka, topic, tmp_path):
     assert b"holding at the last acknowledged byte" in err
 
 
+@pytest.mark.slow
+def test_following_shipper_waits_for_a_broker_that_is_down_at_start(cfg, kafka, topic, tmp_path):
+    log, cp = tmp_path / "syslog", tmp_path / "cp"
+    lines = numbered("waited", 50)
+    append(log, lines)
+    kafka.stop()
+    proc = None
+    try:
+        proc = subprocess.Popen(cli(), env=cli_env(topic, log, cp), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3)
+        assert proc.poll() is None, "the shipper gave up instead of waiting"
+    finally:
+        kafka.start()
+    try:
+        wait_for(lambda: len(topic_lines(cfg, topic)) == 50, 120, "the lines once the broker is up")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert topic_lines(cfg, topic) == lines
+
+
 def test_file_below_fingerprint_size(cfg, topic, tmp_path):
     log, cp = tmp_path / "syslog", tmp_path / "cp"
     log.write_bytes(b"tiny\n")
