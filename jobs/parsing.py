@@ -23,11 +23,13 @@ ACTIVATED = "Successfully activated"
 
 _RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})"
 _CLASSIC = r"[A-Za-z]{3} {1,2}\d{1,2} \d{1,2}:\d{1,2}:\d{1,2}"
-# TIMESTAMP HOST TAG[PID]: MESSAGE, in one pass; the fields come out joined by \u0001 behind a marker.
-_HEADER = rf"^({_RFC3339}|{_CLASSIC}) +(\S+) +([^\s\[:]+)(?:\[(\d{{1,10}})\])?: ?(.*)$"
+# TIMESTAMP HOST TAG[PID]: MESSAGE, in one pass; the fields come out joined by \u0001 behind a marker
+# (so HOST and TAG may not contain \u0001; the message may).
+# (?s): a message may hold \r or Unicode line separators; only \n ends a line, and the shipper split on it.
+_HEADER = rf"(?s)^({_RFC3339}|{_CLASSIC}) +([^\s\x01]+) +([^\s\[:\x01]+)(?:\[(\d{{1,10}})\])?: ?(.*)$"
 _MARK = "\u0000kos:"
 _SEP = "\u0001"
-_ACTIVATED_PREFIX = r"^(?:\[system\] |\[session uid=\d+ pid=\d+\] )?Successfully activated "
+_ACTIVATED_PREFIX = r"(?s)^(?:\[system\] |\[session uid=\d+ pid=\d+\] )?Successfully activated "
 _MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
 REASON_NO_HEADER = "no 'TIMESTAMP HOST TAG:' prefix"
@@ -101,9 +103,9 @@ def parse_lines(lines: DataFrame, time_zone: str = "UTC", year: int | None = Non
     quoted = F.regexp_extract(rest_activated, r"service '([^']*)'", 1)
     action = (F.when(msg.startswith(STARTED), F.lit("STARTED"))
               .when(msg.rlike(_ACTIVATED_PREFIX), F.lit("ACTIVATED")))
-    service = (F.when(action == "STARTED", F.regexp_replace(F.substring(msg, len(STARTED) + 1, 1 << 30), r"\.$", ""))
+    service = (F.when(action == "STARTED", F.regexp_replace(F.substring(msg, len(STARTED) + 1, 1 << 30), r"\.\z", ""))
                .when(rest_activated.rlike(r"service '[^']*'"), quoted)
-               .otherwise(F.regexp_replace(rest_activated, r"\.$", "")))
+               .otherwise(F.regexp_replace(rest_activated, r"\.\z", "")))
     event_time = _event_time(stamp, F.col("kafka_timestamp"), time_zone, year)
 
     parsed = split.select(

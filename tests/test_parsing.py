@@ -62,6 +62,8 @@ def utc(*args) -> datetime:
       utc(2026, 3, 15, 4, 42, 16))),
     ("Jun  1 08:00:00 box /usr/lib/gdm-x-session[977]: Started Session Bus.",
      ("STARTED", "box", "/usr/lib/gdm-x-session", 977, "Session Bus", utc(2026, 6, 1, 8, 0, 0))),
+    ("Jun  1 08:00:00 box systemd[1]: Started a\x01b\rc\u2028d.",
+     ("STARTED", "box", "systemd", 1, "a\x01b\rc\u2028d", utc(2026, 6, 1, 8, 0, 0))),
     ("Jun  1 08:00:00 box dbus-daemon[5]: Successfully activated org.example.Thing.",
      ("ACTIVATED", "box", "dbus-daemon", 5, "org.example.Thing", utc(2026, 6, 1, 8, 0, 0))),
 ])
@@ -91,6 +93,7 @@ def test_lines_that_are_not_candidates_never_reach_the_parser(spark):
     ("Started without any header", "no 'TIMESTAMP HOST TAG:' prefix"),
     ("Feb 24 20:29:42 host systemd[1] Started X.", "no 'TIMESTAMP HOST TAG:' prefix"),
     ("Feb 24 20:29:42 host systemd[1]: Started .", "empty service name"),
+    ("Feb 24 20:29:42 ho\x01st systemd[1]: Started X.", "no 'TIMESTAMP HOST TAG:' prefix"),
     ("Feb 24 20:29:42 host dbus-daemon[2]: [system] Successfully activated service ''", "empty service name"),
 ])
 def test_dead_letters_carry_the_reason(spark, line, reason):
