@@ -21,6 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script by spark-submit: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mysql.connector import errors as mysql_errors  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 
 from jobs import charts  # noqa: E402
@@ -91,9 +92,17 @@ def compute(events: DataFrame, period: Period, bucket: str, top: int) -> Results
     )
 
 
-def store(db: Database, results: Results) -> None:
+def store(db: Database, results: Results, chunk: int = 10_000) -> None:
     """Replace the period's rows of the metrics tables, all in one transaction."""
     start, end = results.period.naive
+    inserts: list[tuple[str, list[tuple[object, ...]]]] = [
+        ("INSERT INTO metrics_top_services VALUES (%s, %s, %s, %s, %s)",
+         [(start, end, *row) for row in results.services]),
+        ("INSERT INTO metrics_top_processes VALUES (%s, %s, %s, %s, %s)",
+         [(start, end, *row) for row in results.processes]),
+        ("INSERT INTO metrics_starts_per_bucket VALUES (%s, %s, %s, %s, %s, %s)",
+         [(start, end, results.bucket, *row) for row in results.buckets]),
+    ]
     with db.connect() as conn:
         cur = conn.cursor()
         try:
@@ -101,16 +110,14 @@ def store(db: Database, results: Results) -> None:
             cur.execute("DELETE FROM metrics_top_processes WHERE period_start = %s AND period_end = %s", (start, end))
             cur.execute("DELETE FROM metrics_starts_per_bucket WHERE period_start = %s AND period_end = %s "
                         "AND bucket = %s", (start, end, results.bucket))
-            cur.executemany("INSERT INTO metrics_top_services VALUES (%s, %s, %s, %s, %s)",
-                            [(start, end, *row) for row in results.services])
-            cur.executemany("INSERT INTO metrics_top_processes VALUES (%s, %s, %s, %s, %s)",
-                            [(start, end, *row) for row in results.processes])
-            cur.executemany("INSERT INTO metrics_starts_per_bucket VALUES (%s, %s, %s, %s, %s, %s)",
-                            [(start, end, results.bucket, *row) for row in results.buckets])
+            # In chunks: one statement for a month of minute buckets would exceed max_allowed_packet.
+            for statement, rows in inserts:
+                for i in range(0, len(rows), chunk):
+                    cur.executemany(statement, rows[i : i + chunk])
             conn.commit()
-        except Exception:
+        except mysql_errors.Error as exc:
             conn.rollback()
-            raise
+            raise DatabaseError(f"writing the metrics tables failed: {exc.msg}") from None
 
 
 def write_files(out: Path, results: Results) -> list[Path]:
@@ -129,15 +136,18 @@ def write_files(out: Path, results: Results) -> list[Path]:
     ]
 
 
-def render(results: Results) -> str:
+def render(results: Results, shown_buckets: int = 48) -> str:
     """The answers as plain text tables."""
     lines = [f"{results.events} start events from {results.first} to {results.last} (UTC)", "",
              "Most frequent services:"]
     lines += [f"  {rank:3d}. {starts:8d}  {service}" for rank, service, starts in results.services]
     lines += ["", "Most frequent processes/daemons:"]
     lines += [f"  {rank:3d}. {starts:8d}  {process}" for rank, process, starts in results.processes]
-    lines += ["", f"Starts per {results.bucket} (all hosts):"]
-    lines += [f"  {t:%Y-%m-%d %H:%M}  {n:8d}" for t, h, n in results.buckets if h == ""]
+    totals = [(t, n) for t, h, n in results.buckets if h == ""]
+    shown = totals[-shown_buckets:]
+    lines += ["", f"Starts per {results.bucket} (all hosts)"
+              + (f", the last {len(shown)} of {len(totals)}:" if len(shown) < len(totals) else ":")]
+    lines += [f"  {t:%Y-%m-%d %H:%M}  {n:8d}" for t, n in shown]
     return "\n".join(lines)
 
 
@@ -165,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         results = compute(read_events(spark, db, period), period, args.bucket, args.top)
         store(db, results)
         files = write_files(cfg.path(args.out or "out/metrics"), results)
+    except DatabaseError as exc:
+        print(f"kos-metrics: {exc}", file=sys.stderr)
+        return 1
     finally:
         spark.stop()
     print(render(results))
