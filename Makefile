@@ -13,7 +13,7 @@ help:
 	@echo "make demo        set up, start the local stack, ship the syslog, show what arrived"
 	@echo "make test        run the test suite (starts the local Kafka it needs)"
 	@echo "make stack-start | stack-stop | stack-status"
-	@echo "make bench       shipper benchmark next to kcat (results in out/bench/)"
+	@echo "make bench       benchmarks: shipper next to kcat, metrics next to MariaDB's SQL (out/bench/)"
 	@echo "make lint        ruff and mypy"
 
 setup: apt venv maven
@@ -67,6 +67,7 @@ lint: venv
 
 bench: stack-start
 	$(PY) bench/shipper.py
+	$(PY) bench/metrics.py
 
 clean: stack-stop
 	rm -rf .kos out

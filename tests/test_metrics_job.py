@@ -77,3 +77,20 @@ def test_metrics_over_a_period(spark, db, tmp_path):
         cur = conn.cursor()
         cur.execute("SELECT COUNT(*) FROM metrics_top_services")
         assert cur.fetchone() == (3,)
+
+
+def test_store_replaces_the_period_in_chunks(db):
+    from jobs.metrics import Period, Results, parse_instant, store
+
+    period = Period(parse_instant("2026-03-01T00:00:00Z"), parse_instant("2026-03-02T00:00:00Z"))
+    buckets = [(datetime(2026, 3, 1, 0, m), "", m + 1) for m in range(7)]
+    results = Results(period, "minute", 28, datetime(2026, 3, 1), datetime(2026, 3, 1, 0, 6),
+                      [(1, "a", 20), (2, "b", 8)], [(1, "systemd", 28)], buckets)
+    store(db, results, chunk=3)
+    store(db, results, chunk=2)  # a second run of the same period replaces, never adds
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT bucket_start, host, starts FROM metrics_starts_per_bucket ORDER BY bucket_start")
+        assert cur.fetchall() == buckets
+        cur.execute("SELECT `rank`, service, starts FROM metrics_top_services ORDER BY `rank`")
+        assert cur.fetchall() == [(1, "a", 20), (2, "b", 8)]
