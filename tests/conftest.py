@@ -21,26 +21,25 @@ def cfg() -> kos_config.Config:
     return kos_config.load()
 
 
-@pytest.fixture(scope="session")
-def kafka(cfg: kos_config.Config) -> Iterator[KafkaStack]:
-    """The project's local broker; started here if it is not running, and stopped again at the end."""
-    stack = KafkaStack(cfg)
+def _for_the_session(stack: KafkaStack | MariaDBStack) -> Iterator:
+    """Start a local service unless it runs already; stop it at the end only if it was started here."""
     started_here = running_pid(stack.pid_file) is None
     stack.start()
     yield stack
     if started_here and not os.environ.get("KOS_TEST_KEEP_STACK"):
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(cfg: kos_config.Config) -> Iterator[KafkaStack]:
+    """The project's local broker (`kos stack`)."""
+    yield from _for_the_session(KafkaStack(cfg))
 
 
 @pytest.fixture(scope="session")
 def mariadb(cfg: kos_config.Config) -> Iterator[MariaDBStack]:
-    """The project's local MariaDB; started here if it is not running, and stopped again at the end."""
-    stack = MariaDBStack(cfg)
-    started_here = running_pid(stack.pid_file) is None
-    stack.start()
-    yield stack
-    if started_here and not os.environ.get("KOS_TEST_KEEP_STACK"):
-        stack.stop()
+    """The project's local MariaDB (`kos stack`)."""
+    yield from _for_the_session(MariaDBStack(cfg))
 
 
 @pytest.fixture(scope="session")
