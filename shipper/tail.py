@@ -55,7 +55,6 @@ class TailStats:
     rotations: int = 0
     truncations: int = 0
     cut_lines: int = 0
-    size: int = 0  # bytes in the files still to finish, for the lag
     checkpoint_at: float = field(default_factory=time.time)
 
 
