@@ -24,10 +24,15 @@ def main() -> int:
     cfg = kos_config.load()
     source = pick_source()
     print(f"== shipping {source} into {cfg.kafka.raw_topic} ({', '.join(cfg.kafka.bootstrap_servers)})")
-    status = shipper_cli.main(["--once", "--path", source,
-                               "--checkpoint-dir", str(cfg.state_dir / "demo" / "shipper")])
+    checkpoints = cfg.state_dir / "demo" / "shipper"
+    status = shipper_cli.main(["--once", "--path", source, "--checkpoint-dir", str(checkpoints)])
     if status:
         return status
+    from shipper.checkpoint import CheckpointStore
+
+    done = CheckpointStore(checkpoints).load(source)
+    print(f"== {source}: {done.offset if done else 0} of {os.path.getsize(source)} bytes shipped in all "
+          f"(checkpoint in {checkpoints}); a second run sends only what was appended since")
 
     from kafka import KafkaConsumer, TopicPartition
 
