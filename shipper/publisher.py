@@ -17,7 +17,6 @@ Headers = list[tuple[str, bytes]]
 
 
 class Delivery(Protocol):
-    def done(self) -> bool: ...
     def error(self) -> BaseException | None: ...
 
 
@@ -36,9 +35,6 @@ class PublishError(RuntimeError):
 @dataclass
 class _KafkaDelivery:
     future: object
-
-    def done(self) -> bool:
-        return bool(self.future.is_done)  # type: ignore[attr-defined]
 
     def error(self) -> BaseException | None:
         fut = self.future
@@ -138,9 +134,6 @@ class KafkaPublisher:
 @dataclass
 class _Done:
     exc: BaseException | None = None
-
-    def done(self) -> bool:
-        return True
 
     def error(self) -> BaseException | None:
         return self.exc

@@ -75,13 +75,3 @@ def cut_line(head: bytes, line_length: int, offset: int, max_line_bytes: int) ->
         return Record(offset, head[:line_length], 1, offset + line_length + 1)
     dropped = line_length - max_line_bytes
     return Record(offset, head[:max_line_bytes] + CUT_MARKER % dropped, 1, offset + line_length + 1, cut=dropped)
-
-
-def line_offsets(record_offset: int, value: bytes) -> list[int]:
-    """The file offset of each line of a record value (how later stages derive each line's origin)."""
-    offsets = [record_offset]
-    pos = value.find(b"\n")
-    while pos >= 0:
-        offsets.append(record_offset + pos + 1)
-        pos = value.find(b"\n", pos + 1)
-    return offsets

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from kos.config import Config
-from kos.stack.process import StackError, port_open, running_pid, spawn, terminate, wait_until
+from kos.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,7 @@ class KafkaStack:
             log.info("Kafka stopped")
 
     def status(self) -> str:
-        pid = running_pid(self.pid_file)
-        if pid is None:
-            return "kafka: stopped"
-        ready = "accepting connections" if port_open(self.host, self.port) else "starting"
-        return f"kafka: running (pid {pid}) on {self.host}:{self.port}, {ready}; data {self.home / 'data'}"
+        return describe("kafka", self.pid_file, self.host, self.port, f"data {self.home / 'data'}")
 
 
 def _kafka_uuid() -> str:

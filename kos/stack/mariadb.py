@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from kos.config import Config
-from kos.stack.process import StackError, port_open, running_pid, spawn, terminate, wait_until
+from kos.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,9 @@ class MariaDBStack:
             log.info("MariaDB stopped")
 
     def status(self) -> str:
-        pid = running_pid(self.pid_file)
-        if pid is None:
-            return "mariadb: stopped"
-        ready = "accepting connections" if port_open(self.host, self.port) else "starting"
-        return (f"mariadb: running (pid {pid}) on {self.host}:{self.port}, {ready}; "
-                f"database {self.config.mysql.database}, user {self.config.mysql.user}; data {self.data}")
+        mysql = self.config.mysql
+        return describe("mariadb", self.pid_file, self.host, self.port,
+                        f"database {mysql.database}, user {mysql.user}; data {self.data}")
 
 
 def _mariadbd() -> str:

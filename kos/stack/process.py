@@ -86,3 +86,12 @@ def terminate(pid_file: Path, timeout: float = 30.0) -> bool:
             time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def describe(name: str, pid_file: Path, host: str, port: int, detail: str) -> str:
+    """One status line: stopped, or running with its pid, address, readiness and ``detail``."""
+    pid = running_pid(pid_file)
+    if pid is None:
+        return f"{name}: stopped"
+    ready = "accepting connections" if port_open(host, port) else "starting"
+    return f"{name}: running (pid {pid}) on {host}:{port}, {ready}; {detail}"
