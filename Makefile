@@ -33,7 +33,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[spark,dev]'
+	$(VENV)/bin/pip install -q -e '.[spark,dev,airflow]'
 	touch $@
 
 # The JDBC driver into ~/.m2 (Spark's --packages resolves from there), the Kafka broker's class path

@@ -12,6 +12,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+# Labels come from log lines: a "$" in a service name is text, never TeX math.
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 

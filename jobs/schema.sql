@@ -54,3 +54,16 @@ CREATE TABLE IF NOT EXISTS metrics_starts_per_bucket (
     starts       BIGINT       NOT NULL,
     PRIMARY KEY (period_start, period_end, bucket, bucket_start, host)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- One row per metrics run over a period: what it covered, so a report can be rebuilt from the tables.
+CREATE TABLE IF NOT EXISTS metrics_runs (
+    period_start DATETIME(6) NOT NULL,
+    period_end   DATETIME(6) NOT NULL,
+    bucket       VARCHAR(8)  NOT NULL,
+    top_n        INT         NOT NULL,
+    events       BIGINT      NOT NULL,
+    first_event  DATETIME(6) NULL,
+    last_event   DATETIME(6) NULL,
+    made_at      DATETIME(6) NOT NULL,
+    PRIMARY KEY (period_start, period_end, bucket)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,9 +1,13 @@
 """`kos`: the local stack and project tooling.
 
-    kos stack start [--only kafka|mariadb]   start (idempotent), then create missing topics
-    kos stack stop  [--only kafka|mariadb]
+    kos stack start [--only SERVICE]   start Kafka and MariaDB (idempotent), then create missing topics;
+                                       --only spark: a standalone master and worker, --only history:
+                                       the Spark history server
+    kos stack stop  [--only SERVICE]   stop (by default everything that runs)
     kos stack status
     kos config                                print the effective configuration (secrets masked)
+    kos report [--from T] [--to T] [--bucket B] [--out DIR]
+                                              the HTML report, CSV and PNG of a stored metrics run
 """
 
 from __future__ import annotations
@@ -16,26 +20,45 @@ from kos import config as kos_config
 from kos.stack.kafka import KafkaStack
 from kos.stack.mariadb import MariaDBStack
 from kos.stack.process import StackError
+from kos.stack.spark import SparkHistory, SparkMaster, SparkWorker
+
+Service = KafkaStack | MariaDBStack | SparkMaster | SparkWorker | SparkHistory
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kos", description="KOS local stack and tooling")
     sub = parser.add_subparsers(dest="command", required=True)
-    stack = sub.add_parser("stack", help="start, stop or inspect the local Kafka and MariaDB")
+    stack = sub.add_parser("stack", help="start, stop or inspect the local Kafka, MariaDB and Spark")
     stack.add_argument("action", choices=["start", "stop", "status"])
-    stack.add_argument("--only", choices=["kafka", "mariadb"], help="act on one service only")
+    stack.add_argument("--only", choices=["kafka", "mariadb", "spark", "history"], help="act on one service only")
     sub.add_parser("config", help="print the effective configuration")
+    report = sub.add_parser("report", help="write the report of a metrics run stored in MySQL")
+    report.add_argument("--from", dest="start", help="period start as given to jobs/metrics.py (default: all)")
+    report.add_argument("--to", dest="end", help="period end as given to jobs/metrics.py (default: all)")
+    report.add_argument("--bucket", choices=["minute", "hour", "day"], default="minute")
+    report.add_argument("--out", default="out/metrics", help="folder for report.html, CSV and PNG files")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("mysql.connector").setLevel(logging.WARNING)
 
     try:
         cfg = kos_config.load()
         if args.command == "config":
             print(cfg)
             return 0
-        services: dict[str, KafkaStack | MariaDBStack] = {"kafka": KafkaStack(cfg), "mariadb": MariaDBStack(cfg)}
-        chosen = [services[args.only]] if args.only else list(services.values())
+        if args.command == "report":
+            return _report(cfg, args.start, args.end, args.bucket, args.out)
+        services: dict[str, list[Service]] = {
+            "kafka": [KafkaStack(cfg)], "mariadb": [MariaDBStack(cfg)],
+            "spark": [SparkMaster(cfg), SparkWorker(cfg)], "history": [SparkHistory(cfg)],
+        }
+        if args.only:
+            chosen = services[args.only]
+        elif args.action == "start":
+            chosen = services["kafka"] + services["mariadb"]
+        else:
+            chosen = [service for group in services.values() for service in group]
         if args.action == "start":
             for service in chosen:
                 service.start()
@@ -52,6 +75,26 @@ def main(argv: list[str] | None = None) -> int:
     except (StackError, kos_config.ConfigError) as exc:
         print(f"kos: {exc}", file=sys.stderr)
         return 1
+
+
+def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: str, out: str) -> int:
+    from jobs.database import Database, DatabaseError
+    from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch, parse_instant
+    from jobs.report import write_report
+
+    try:
+        period = Period(parse_instant(start) if start else UNBOUNDED_FROM, parse_instant(end) if end else UNBOUNDED_TO)
+    except ValueError as exc:
+        print(f"kos report: --from/--to must be ISO 8601 instants: {exc}", file=sys.stderr)
+        return 2
+    try:
+        results = fetch(Database.from_config(cfg), period, bucket)
+    except DatabaseError as exc:
+        print(f"kos report: {exc}", file=sys.stderr)
+        return 1
+    for path in write_report(cfg.path(out), results):
+        print(path)
+    return 0
 
 
 if __name__ == "__main__":

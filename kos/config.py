@@ -41,6 +41,11 @@ class StackConfig:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     mariadb_port: int = 3306
+    spark_master_port: int = 7077
+    spark_master_ui_port: int = 8090
+    spark_worker_ui_port: int = 8091
+    spark_history_port: int = 18080
+    airflow_port: int = 8080
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,32 @@ class ShipperConfig:
 
 
 @dataclass(frozen=True)
+class SparkConfig:
+    master: str = "local[2]"
+    packages: tuple[str, ...] = ("com.mysql:mysql-connector-j:9.5.0",)
+    event_log_dir: str = ".kos/spark-events"
+
+
+@dataclass(frozen=True)
+class AirflowConfig:
+    home: str = ".kos/airflow"
+    pipeline_schedule: str = "*/5 * * * *"
+    metrics_schedule: str = "@hourly"
+    metrics_bucket: str = "minute"
+    metrics_top: int = 10
+    reports_dir: str = "out/reports"
+    retries: int = 3
+    retry_delay_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     kafka: KafkaConfig = KafkaConfig()
     stack: StackConfig = StackConfig()
     mysql: MysqlConfig = MysqlConfig()
     shipper: ShipperConfig = ShipperConfig()
+    spark: SparkConfig = SparkConfig()
+    airflow: AirflowConfig = AirflowConfig()
     project_dir: Path = PROJECT_DIR
 
     def path(self, value: str) -> Path:
@@ -119,6 +145,8 @@ _SECTIONS: dict[str, type] = {
     "stack": StackConfig,
     "mysql": MysqlConfig,
     "shipper": ShipperConfig,
+    "spark": SparkConfig,
+    "airflow": AirflowConfig,
 }
 
 

@@ -125,7 +125,8 @@ def db(cfg: kos_config.Config, mariadb: MariaDBStack):
     ensure_schema(database)
     with database.connect() as conn:
         cur = conn.cursor()
-        for table in ("process_events", "metrics_top_services", "metrics_top_processes", "metrics_starts_per_bucket"):
+        for table in ("process_events", "metrics_runs", "metrics_top_services", "metrics_top_processes",
+                      "metrics_starts_per_bucket"):
             cur.execute(f"DELETE FROM {table}")
         cur.execute("SHOW TABLES LIKE 'stage_%'")
         for (stage,) in cur.fetchall():

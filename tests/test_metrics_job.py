@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 
 from jobs.database import write_events
+from tests.submit import kos, spark_submit
 from tests.test_mysql_sink import EVENT_SCHEMA
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PROJECT = Path(__file__).resolve().parent.parent
-
 
 def event(t: datetime, host: str, process: str, service: str, offset: int):
     return (t, host, process, 1, service, "STARTED", "src", "file", offset, "kos-parsed-os-log", 0, offset)
-
-
-def spark_submit(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    return subprocess.run([str(Path(sys.executable).with_name("spark-submit")), "--master", "local[2]",
-                           "--packages", "com.mysql:mysql-connector-j:9.5.0", *args],
-                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_metrics_over_a_period(spark, db, tmp_path):
@@ -68,6 +56,20 @@ def test_metrics_over_a_period(spark, db, tmp_path):
     for chart in ("top_services.png", "top_processes.png", "starts_per_hour.png"):
         data = (tmp_path / chart).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    page = (tmp_path / "report.html").read_text()
+    assert "<td class=\"text\">&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page and "<script" not in page
+
+    # The report step rebuilds the same report from the tables alone.
+    rebuilt = kos("report", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z", "--bucket", "hour",
+                  "--out", str(tmp_path / "again"))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert (tmp_path / "again" / "report.html").read_text() == page
+    for table in ("top_services.csv", "top_processes.csv", "starts_per_hour.csv"):
+        assert (tmp_path / "again" / table).read_text() == (tmp_path / table).read_text()
+    missing = kos("report", "--from", "2020-01-01T00:00:00Z", "--to", "2020-01-02T00:00:00Z")
+    assert (missing.returncode, missing.stderr) == (
+        1, "kos report: no metrics run for 2020-01-01T00:00:00Z to 2020-01-02T00:00:00Z by minute: "
+           "run jobs/metrics.py first\n")
 
     # Run again: the period's rows are replaced, not added.
     again = spark_submit("jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z",
@@ -80,12 +82,13 @@ def test_metrics_over_a_period(spark, db, tmp_path):
 
 
 def test_store_replaces_the_period_in_chunks(db):
-    from jobs.metrics import Period, Results, parse_instant, store
+    from jobs.metrics_tables import Period, Results, fetch, parse_instant, store
 
     period = Period(parse_instant("2026-03-01T00:00:00Z"), parse_instant("2026-03-02T00:00:00Z"))
     buckets = [(datetime(2026, 3, 1, 0, m), "", m + 1) for m in range(7)]
-    results = Results(period, "minute", 28, datetime(2026, 3, 1), datetime(2026, 3, 1, 0, 6),
-                      [(1, "a", 20), (2, "b", 8)], [(1, "systemd", 28)], buckets)
+    results = Results(period, "minute", 2, 28, datetime(2026, 3, 1), datetime(2026, 3, 1, 0, 6),
+                      [(1, "a", 20), (2, "b", 8)], [(1, "systemd", 28)], buckets,
+                      datetime(2026, 3, 2, 0, 0, 1, 250000, tzinfo=UTC))
     store(db, results, chunk=3)
     store(db, results, chunk=2)  # a second run of the same period replaces, never adds
     with db.connect() as conn:
@@ -94,3 +97,4 @@ def test_store_replaces_the_period_in_chunks(db):
         assert cur.fetchall() == buckets
         cur.execute("SELECT `rank`, service, starts FROM metrics_top_services ORDER BY `rank`")
         assert cur.fetchall() == [(1, "a", 20), (2, "b", 8)]
+    assert fetch(db, period, "minute") == results

@@ -1,0 +1,69 @@
+"""The jobs on a Spark standalone cluster (master and worker on loopback), seen by the history server."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from jobs.database import write_events
+from kos import config as kos_config
+from kos.stack.process import running_pid
+from kos.stack.spark import SparkHistory, SparkMaster, SparkWorker
+from tests.submit import spark_submit
+from tests.test_metrics_job import event
+from tests.test_mysql_sink import EVENT_SCHEMA
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster(cfg: kos_config.Config) -> Iterator[SparkMaster]:
+    """`kos stack start --only spark` and `--only history`; stopped afterwards unless they ran before."""
+    daemons = [SparkMaster(cfg), SparkWorker(cfg, memory="2g"), SparkHistory(cfg)]
+    started = [d for d in daemons if running_pid(d.pid_file) is None]
+    for daemon in daemons:
+        daemon.start()
+    yield daemons[0]
+    for daemon in reversed(started):
+        daemon.stop()
+
+
+def history_apps(cfg: kos_config.Config) -> list[dict]:
+    url = f"http://{cfg.stack.host}:{cfg.stack.spark_history_port}/api/v1/applications"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, spark, db, tmp_path):
+    assert cluster.alive_workers() == 1
+    rows = [event(datetime(2026, 4, 1, 8, m), "node-a" if m % 2 else "node-b", "systemd", f"unit {m % 3}", m)
+            for m in range(30)]
+    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, db, "cluster_test")
+    known = {app["id"] for app in history_apps(cfg)}
+
+    done = spark_submit("jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out", str(tmp_path),
+                        master=cluster.url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT `rank`, service, starts FROM metrics_top_services ORDER BY `rank`")
+        assert cur.fetchall() == [(1, "unit 0", 10), (2, "unit 1", 10), (3, "unit 2", 10)]
+        cur.execute("SELECT bucket_start, host, starts FROM metrics_starts_per_bucket ORDER BY host")
+        assert cur.fetchall() == [(datetime(2026, 4, 1, 8), "", 30), (datetime(2026, 4, 1, 8), "node-a", 15),
+                                  (datetime(2026, 4, 1, 8), "node-b", 15)]
+
+    # The run's event log reaches the history server under the job's name, as a completed application
+    # once the server has rescanned the folder (every 5 s).
+    deadline = time.monotonic() + 60
+    new: list[dict] = []
+    while time.monotonic() < deadline and not (new and new[0]["attempts"][0]["completed"]):
+        time.sleep(1)
+        new = [app for app in history_apps(cfg) if app["id"] not in known]
+    assert [app["name"] for app in new] == ["kos-metrics"]
+    assert new[0]["id"].startswith("app-")  # a standalone application id, not local-...
+    assert new[0]["attempts"][0]["completed"] is True
