@@ -5,14 +5,16 @@ PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 KOS     := $(VENV)/bin/kos
-APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate
+APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium
 
-.PHONY: help setup apt venv maven stack-start stack-stop stack-status demo test test-unit lint bench clean
+.PHONY: help setup apt venv maven stack-start stack-stop stack-status demo test test-unit lint bench airflow history clean
 
 help:
 	@echo "make demo        set up, start the local stack, ship the syslog, show what arrived"
 	@echo "make test        run the test suite (starts the local Kafka it needs)"
 	@echo "make stack-start | stack-stop | stack-status"
+	@echo "make airflow     Airflow (standalone) with the KOS DAGs, UI on 127.0.0.1:8080"
+	@echo "make history     the Spark history server over the jobs' event logs, on 127.0.0.1:18080"
 	@echo "make bench       benchmarks: shipper next to kcat, metrics next to MariaDB's SQL (out/bench/)"
 	@echo "make lint        ruff and mypy"
 
@@ -64,6 +66,13 @@ test-unit: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy kos shipper jobs
+
+# Foreground; Ctrl-C stops it. Needs the stack for the DAGs to succeed.
+airflow: stack-start
+	$(PY) -m kos.airflow
+
+history: setup
+	$(KOS) stack start --only history
 
 bench: stack-start
 	$(PY) bench/shipper.py

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +134,13 @@ def db(cfg: kos_config.Config, mariadb: MariaDBStack):
             cur.execute(f"DROP TABLE `{stage}`")
         conn.commit()
     return database
+
+
+@pytest.fixture
+def airflow_env(cfg: kos_config.Config, tmp_path: Path) -> dict[str, str]:
+    """The environment `make airflow` gives Airflow, with its home and the reports in a fresh folder."""
+    from kos.airflow import environment
+
+    env = environment(cfg)
+    env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), KOS_AIRFLOW_REPORTS_DIR=str(tmp_path / "reports"))
+    return env

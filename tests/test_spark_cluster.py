@@ -12,9 +12,11 @@ import pytest
 
 from jobs.database import write_events
 from kos import config as kos_config
+from kos.airflow import environment
 from kos.stack.process import running_pid
 from kos.stack.spark import SparkHistory, SparkMaster, SparkWorker
 from tests.submit import spark_submit
+from tests.test_dags import assert_metrics_of_the_interval, run_metrics_dag
 from tests.test_metrics_job import event
 from tests.test_mysql_sink import EVENT_SCHEMA
 
@@ -39,6 +41,16 @@ def history_apps(cfg: kos_config.Config) -> list[dict]:
         return json.load(response)
 
 
+def wait_for_new_apps(cfg: kos_config.Config, known: set[str], timeout: float = 60) -> list[dict]:
+    """Applications the history server lists besides ``known``, once all are complete (it rescans every 5 s)."""
+    deadline = time.monotonic() + timeout
+    new: list[dict] = []
+    while time.monotonic() < deadline and not (new and all(a["attempts"][0]["completed"] for a in new)):
+        time.sleep(1)
+        new = [app for app in history_apps(cfg) if app["id"] not in known]
+    return new
+
+
 def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, spark, db, tmp_path):
     assert cluster.alive_workers() == 1
     rows = [event(datetime(2026, 4, 1, 8, m), "node-a" if m % 2 else "node-b", "systemd", f"unit {m % 3}", m)
@@ -57,13 +69,18 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
         assert cur.fetchall() == [(datetime(2026, 4, 1, 8), "", 30), (datetime(2026, 4, 1, 8), "node-a", 15),
                                   (datetime(2026, 4, 1, 8), "node-b", 15)]
 
-    # The run's event log reaches the history server under the job's name, as a completed application
-    # once the server has rescanned the folder (every 5 s).
-    deadline = time.monotonic() + 60
-    new: list[dict] = []
-    while time.monotonic() < deadline and not (new and new[0]["attempts"][0]["completed"]):
-        time.sleep(1)
-        new = [app for app in history_apps(cfg) if app["id"] not in known]
+    # The run's event log reaches the history server under the job's name, as a completed application.
+    new = wait_for_new_apps(cfg, known)
     assert [app["name"] for app in new] == ["kos-metrics"]
     assert new[0]["id"].startswith("app-")  # a standalone application id, not local-...
     assert new[0]["attempts"][0]["completed"] is True
+
+
+def test_the_metrics_dag_reaches_the_cluster_through_its_connection_only(cfg, cluster, airflow_env, spark, db):
+    """The same DAG, with spark_default built from KOS_SPARK_MASTER=spark://...: the run is a cluster application."""
+    on_cluster = kos_config.load(environ={"KOS_SPARK_MASTER": cluster.url})
+    airflow_env["AIRFLOW_CONN_SPARK_DEFAULT"] = environment(on_cluster)["AIRFLOW_CONN_SPARK_DEFAULT"]
+    known = {app["id"] for app in history_apps(cfg)}
+    run_metrics_dag(airflow_env, spark, db, "2026-05-01T09:00:00+00:00")
+    assert_metrics_of_the_interval(airflow_env, db)
+    assert [(app["name"], app["id"][:4]) for app in wait_for_new_apps(cfg, known)] == [("kos-metrics", "app-")]
