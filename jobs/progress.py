@@ -1,0 +1,59 @@
+"""One readable log line per streaming micro-batch: rows, rates, duration and the offsets reached.
+
+    spark.streams.addListener(ProgressLogger())
+
+The same numbers are in the Spark UI's Structured Streaming tab; this puts them in the
+job's log (and so in Airflow's task log) as the batches happen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from pyspark.sql.streaming import StreamingQueryListener
+
+log = logging.getLogger(__name__)
+
+
+def _offsets(end_offset: Any) -> str:
+    """A source's end offset, compact: ``topic[partition=offset,...]`` for Kafka, as given otherwise."""
+    try:
+        value = json.loads(end_offset) if isinstance(end_offset, str) else end_offset
+    except ValueError:
+        return str(end_offset)
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        return " ".join(f"{topic}[" + ",".join(f"{p}={o}" for p, o in sorted(parts.items(), key=lambda i: int(i[0])))
+                        + "]" for topic, parts in sorted(value.items()))
+    return json.dumps(value, separators=(",", ":"))
+
+
+def describe(progress: dict[str, Any]) -> str:
+    """One line for a micro-batch's progress (the JSON form of ``StreamingQueryProgress``)."""
+    name = progress.get("name") or progress.get("id", "query")
+    duration = (progress.get("durationMs") or {}).get("triggerExecution", progress.get("batchDuration", 0)) / 1000
+    rows = progress.get("numInputRows", 0)
+    offsets = "; ".join(_offsets(s.get("endOffset")) for s in progress.get("sources", []))
+    return (f"{name} batch {progress.get('batchId')}: {rows:,} rows in {duration:.2f} s "
+            f"({progress.get('processedRowsPerSecond') or 0:,.0f} rows/s processed, "
+            f"{progress.get('inputRowsPerSecond') or 0:,.0f} rows/s arriving); offsets {offsets or '-'}")
+
+
+class ProgressLogger(StreamingQueryListener):
+    """Logs each query's start, every micro-batch's progress and its end (with the error, if any)."""
+
+    def onQueryStarted(self, event: Any) -> None:
+        log.info("%s started (id %s, run %s)", event.name or "query", event.id, event.runId)
+
+    def onQueryProgress(self, event: Any) -> None:
+        log.info("%s", describe(json.loads(event.progress.json)))
+
+    def onQueryIdle(self, event: Any) -> None:
+        pass
+
+    def onQueryTerminated(self, event: Any) -> None:
+        if event.exception:
+            log.error("query %s failed: %s", event.id, event.exception.splitlines()[0])
+        else:
+            log.info("query %s ended", event.id)
