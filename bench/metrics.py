@@ -60,9 +60,11 @@ def main() -> None:
 
     cfg = kos_config.load()
     stack = MariaDBStack(cfg)
-    stack.root_sql(f"CREATE DATABASE IF NOT EXISTS {BENCH_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; "
-                   f"GRANT ALL PRIVILEGES ON {BENCH_DB}.* TO '{cfg.mysql.user}'@'127.0.0.1'; "
-                   f"GRANT ALL PRIVILEGES ON {BENCH_DB}.* TO '{cfg.mysql.user}'@'localhost';")
+    # The owner fills the table; the metrics job runs as its own account, as in production.
+    stack.root_sql(f"CREATE DATABASE IF NOT EXISTS {BENCH_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n" + "\n".join(
+        f"GRANT {rights} ON {BENCH_DB}.* TO '{user}'@'{host}';"
+        for user, rights in ((cfg.mysql.user, "ALL PRIVILEGES"), (cfg.mysql.metrics_user, "SELECT, INSERT, DELETE"))
+        for host in ("127.0.0.1", "localhost")))
     base = Database.from_config(cfg)
     db = Database(base.host, base.port, BENCH_DB, base.user, base.password)
     ensure_schema(db)

@@ -1,8 +1,9 @@
 """MySQL / MariaDB at the edges of the jobs: connection settings, schema, and idempotent batch writes.
 
 Writes go in two steps: Spark's executors write the batch in parallel through JDBC
-into a staging table, then one transaction merges it into the target, where the
-unique key drops rows already present. Replaying a batch therefore adds nothing.
+into a staging table (in its own database), then one transaction inserts the staged
+rows whose origin is not in the target yet. Replaying a batch therefore adds nothing,
+and the writing account needs no right to change or delete a row.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ JDBC_PACKAGE = "com.mysql:mysql-connector-j:9.5.0"
 
 EVENT_COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",
                  "origin_offset", "kafka_topic", "kafka_partition", "kafka_offset")
+# The unique key of process_events: where the line was read.
+ORIGIN = ("origin_source", "origin_file", "origin_offset")
 # Column widths in schema.sql; longer values are cut to fit rather than failing the batch.
 EVENT_WIDTHS = {"host": 255, "process": 255, "service": 1024, "origin_source": 255, "origin_file": 255,
                 "kafka_topic": 255}
@@ -45,11 +48,14 @@ class Database:
     database: str
     user: str
     password: str = field(repr=False)
+    stage_database: str = "kos_stage"
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Database:
+    def from_config(cls, cfg: Config, role: str = "owner") -> Database:
+        """The database as one of the config's accounts: ``owner``, ``load`` or ``metrics``."""
         m = cfg.mysql
-        return cls(m.host, m.port, m.database, m.user, cfg.mysql_password())
+        user, password = cfg.mysql_account(role)
+        return cls(m.host, m.port, m.database, user, password, m.stage_database)
 
     @property
     def jdbc_url(self) -> str:
@@ -93,9 +99,13 @@ def ensure_schema(db: Database) -> None:
 
 
 def stage_name(prefix: str, batch_id: int) -> str:
-    """A staging table name private to one query's batch (safe as an identifier)."""
+    """A staging table name private to one query's batch (safe as an identifier, unquoted too)."""
     clean = re.sub(r"[^A-Za-z0-9_]", "_", prefix)[:40]
     return f"stage_{clean}_{batch_id}"
+
+
+def _staged(db: Database, stage: str) -> str:
+    return f"`{db.stage_database}`.`{stage}`"
 
 
 def create_stage(db: Database, stage: str, select: str, alter: str = "") -> None:
@@ -106,28 +116,39 @@ def create_stage(db: Database, stage: str, select: str, alter: str = "") -> None
     """
     with db.connect() as conn:
         cur = conn.cursor()
-        cur.execute(f"DROP TABLE IF EXISTS `{stage}`")
-        cur.execute(f"CREATE TABLE `{stage}` ENGINE=InnoDB AS {select}")
-        if alter:
-            cur.execute(f"ALTER TABLE `{stage}` {alter}")
-        conn.commit()
+        try:
+            cur.execute(f"DROP TABLE IF EXISTS {_staged(db, stage)}")
+            cur.execute(f"CREATE TABLE {_staged(db, stage)} ENGINE=InnoDB AS {select}")
+            if alter:
+                cur.execute(f"ALTER TABLE {_staged(db, stage)} {alter}")
+            conn.commit()
+        except mysql_errors.Error as exc:
+            raise DatabaseError(f"creating the staging table {db.stage_database}.{stage} as {db.user} failed: "
+                                f"{exc.msg}") from None
 
 
-def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], values: Sequence[str]) -> int:
-    """Insert the staged rows missing from ``target`` in one transaction; drop the stage. Returns rows added."""
+def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], values: Sequence[str],
+                 key: Sequence[str]) -> int:
+    """Insert the staged rows whose ``key`` is not yet in ``target``, in one transaction; drop the stage.
+    Returns the rows added.
+
+    A plain INSERT ... SELECT ... WHERE NOT EXISTS: the writing account needs INSERT and
+    SELECT only, and every error (a duplicate slipped in by a concurrent writer among them)
+    fails the batch instead of being skipped. The stage must hold each key once.
+    """
     cols = ", ".join(f"`{c}`" for c in columns)
+    match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     with db.connect() as conn:
         cur = conn.cursor()
         try:
-            # ON DUPLICATE KEY (not INSERT IGNORE): duplicates are skipped, every other error still fails.
-            cur.execute(f"INSERT INTO `{target}` ({cols}) SELECT {', '.join(values)} FROM `{stage}` "
-                        f"ON DUPLICATE KEY UPDATE `{columns[0]}` = `{target}`.`{columns[0]}`")
+            cur.execute(f"INSERT INTO `{target}` ({cols}) SELECT {', '.join(values)} FROM {_staged(db, stage)} AS s "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM `{target}` AS t WHERE {match})")
             added = cur.rowcount
             conn.commit()
         except mysql_errors.Error as exc:
             conn.rollback()
             raise DatabaseError(f"merging {stage} into {target} failed: {exc.msg}") from None
-        cur.execute(f"DROP TABLE IF EXISTS `{stage}`")
+        cur.execute(f"DROP TABLE IF EXISTS {_staged(db, stage)}")
         conn.commit()
     return max(added, 0)
 
@@ -156,7 +177,9 @@ def write_events(events: DataFrame, batch_id: int, db: Database, stage_prefix: s
     stage = stage_name(stage_prefix, batch_id)
     create_stage(db, stage, f"SELECT {', '.join(_REST)} FROM process_events WHERE FALSE",
                  alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST")
-    fit_event_columns(events).write.jdbc(db.jdbc_url, stage, mode="append", properties=db.jdbc_properties)
-    added = merge_staged(db, stage, "process_events", EVENT_COLUMNS, [_EVENT_TIME, *_REST])
+    # A batch may hold a line twice (re-shipped after a crash): the stage keeps one per origin.
+    staged = fit_event_columns(events).dropDuplicates(list(ORIGIN))
+    staged.write.jdbc(db.jdbc_url, f"{db.stage_database}.{stage}", mode="append", properties=db.jdbc_properties)
+    added = merge_staged(db, stage, "process_events", EVENT_COLUMNS, [_EVENT_TIME, *_REST], key=ORIGIN)
     log.info("batch %d: %d new rows in process_events", batch_id, added)
     return added

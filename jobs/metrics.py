@@ -22,10 +22,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script by spark-submit: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mysql.connector import errors as mysql_errors  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 
 from jobs.aggregations import BUCKETS, starts_per_bucket, top_processes, top_services  # noqa: E402
-from jobs.database import Database, DatabaseError, ensure_schema  # noqa: E402
+from jobs.database import Database, DatabaseError  # noqa: E402
 from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store  # noqa: E402
 from jobs.report import render_text, write_report  # noqa: E402
 from jobs.session import spark_session  # noqa: E402
@@ -38,7 +39,10 @@ def read_events(spark: SparkSession, db: Database, period: Period, partitions: i
     """The period's rows of ``process_events``, read in parallel ranges of ``id``."""
     with db.connect() as conn:
         cur = conn.cursor()
-        cur.execute(f"SELECT MIN(id), MAX(id) FROM process_events WHERE {period.sql()}")
+        try:
+            cur.execute(f"SELECT MIN(id), MAX(id) FROM process_events WHERE {period.sql()}")
+        except mysql_errors.Error as exc:
+            raise DatabaseError(f"reading process_events as {db.user} failed: {exc.msg}") from None
         low, high = cur.fetchone()
     query = (f"(SELECT id, event_time, host, process, pid, service, action FROM process_events "
              f"WHERE {period.sql()}) AS events")
@@ -76,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = kos_config.load()
-        db = Database.from_config(cfg)
-        ensure_schema(db)
+        db = Database.from_config(cfg, "metrics")
     except (kos_config.ConfigError, DatabaseError) as exc:
         print(f"kos-metrics: {exc}", file=sys.stderr)
         return 1

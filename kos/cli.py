@@ -88,7 +88,7 @@ def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: 
         print(f"kos report: --from/--to must be ISO 8601 instants: {exc}", file=sys.stderr)
         return 2
     try:
-        results = fetch(Database.from_config(cfg), period, bucket)
+        results = fetch(Database.from_config(cfg, "metrics"), period, bucket)
     except DatabaseError as exc:
         print(f"kos report: {exc}", file=sys.stderr)
         return 1

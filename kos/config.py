@@ -20,6 +20,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "conf" / "kos.toml"
 
 
+# The MySQL accounts and the prefix of their keys in [mysql].
+MYSQL_ROLES = {"owner": "", "load": "load_", "metrics": "metrics_"}
+
+
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
 
@@ -56,6 +60,15 @@ class MysqlConfig:
     user: str = "kos"
     password_file: str = ".kos/secrets/mysql-password"
     password: str = field(default="", repr=False)
+    # Staging tables of the load job's batches live in their own database.
+    stage_database: str = "kos_stage"
+    # Least privilege: the load job may only add events, the metrics job only read them.
+    load_user: str = "kos_load"
+    load_password_file: str = ".kos/secrets/mysql-kos_load-password"
+    load_password: str = field(default="", repr=False)
+    metrics_user: str = "kos_metrics"
+    metrics_password_file: str = ".kos/secrets/mysql-kos_metrics-password"
+    metrics_password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -127,17 +140,29 @@ class Config:
     def state_dir(self) -> Path:
         return self.path(self.stack.state_dir)
 
-    def mysql_password(self) -> str:
-        """The application user's password: environment first, then the secrets file."""
-        if self.mysql.password:
-            return self.mysql.password
-        pw_file = self.path(self.mysql.password_file)
+    def mysql_account(self, role: str = "owner") -> tuple[str, str]:
+        """User and password of a MySQL account: ``owner`` (schema and tooling), ``load`` or ``metrics``.
+
+        The password comes from the environment (KOS_MYSQL_PASSWORD, KOS_MYSQL_LOAD_PASSWORD,
+        KOS_MYSQL_METRICS_PASSWORD) first, then from the account's secrets file.
+        """
+        prefix = MYSQL_ROLES[role]
+        m = self.mysql
+        user, password = getattr(m, f"{prefix}user"), getattr(m, f"{prefix}password")
+        if password:
+            return user, password
+        pw_file = self.path(getattr(m, f"{prefix}password_file"))
         try:
-            return pw_file.read_text().strip()
+            return user, pw_file.read_text().strip()
         except FileNotFoundError:
             raise ConfigError(
-                f"no MySQL password: set KOS_MYSQL_PASSWORD or run `kos stack start` to generate {pw_file}"
+                f"no password for MySQL user {user}: set KOS_MYSQL_{prefix.upper()}PASSWORD or run "
+                f"`kos stack start` to generate {pw_file}"
             ) from None
+
+    def mysql_password(self) -> str:
+        """The owner account's password."""
+        return self.mysql_account("owner")[1]
 
 
 _SECTIONS: dict[str, type] = {

@@ -129,11 +129,19 @@ def db(cfg: kos_config.Config, mariadb: MariaDBStack):
         for table in ("process_events", "metrics_runs", "metrics_top_services", "metrics_top_processes",
                       "metrics_starts_per_bucket"):
             cur.execute(f"DELETE FROM {table}")
-        cur.execute("SHOW TABLES LIKE 'stage_%'")
+        cur.execute(f"SHOW TABLES FROM `{database.stage_database}`")
         for (stage,) in cur.fetchall():
-            cur.execute(f"DROP TABLE `{stage}`")
+            cur.execute(f"DROP TABLE `{database.stage_database}`.`{stage}`")
         conn.commit()
     return database
+
+
+@pytest.fixture
+def loader(cfg: kos_config.Config, db):
+    """The load job's account (adds events, nothing else), on the emptied database of ``db``."""
+    from jobs.database import Database
+
+    return Database.from_config(cfg, "load")
 
 
 @pytest.fixture

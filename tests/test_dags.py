@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jobs.database import write_events
+from kos import config as kos_config
 from tests.submit import PROJECT
 from tests.test_metrics_job import event
 from tests.test_mysql_sink import EVENT_SCHEMA
@@ -80,19 +81,20 @@ def test_dag_files_only_declare(airflow_env, dag_file):
     assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
-def run_metrics_dag(env: dict[str, str], spark, db, logical_date: str) -> None:
+def run_metrics_dag(env: dict[str, str], spark, loader, logical_date: str) -> str:
     """Load events of 2026-05-01 07:xx and 08:xx, run the DAG for the 08:00-09:00 interval once."""
     rows = [event(datetime(2026, 5, 1, 7, 59, 59), "web", "systemd", "before the interval", 1),
             event(datetime(2026, 5, 1, 8, 0, 0), "web", "systemd", "Locale Service", 2),
             event(datetime(2026, 5, 1, 8, 0, 30), "db", "systemd", "Locale Service", 3),
             event(datetime(2026, 5, 1, 8, 59, 59, 999999), "db", "dbus-daemon", "org.freedesktop.hostname1", 4),
             event(datetime(2026, 5, 1, 9, 0, 0), "web", "systemd", "after the interval", 5)]
-    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, db, "dag_test")
+    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, loader, "dag_test")
     migrated = airflow(env, "db", "migrate")
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     done = airflow(env, "dags", "test", "kos_metrics", logical_date)
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
     assert "state=success" in done.stdout + done.stderr
+    return done.stdout + done.stderr
 
 
 def assert_metrics_of_the_interval(env: dict[str, str], db) -> None:
@@ -117,8 +119,41 @@ def assert_metrics_of_the_interval(env: dict[str, str], db) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_metrics_dag_runs_once_for_real(airflow_env, spark, db):
+def test_metrics_dag_runs_once_for_real(airflow_env, spark, db, loader):
     """`airflow dags test` runs metrics (spark-submit through SparkSubmitOperator) and report for the
     interval the logical date closes, on the local master of the spark_default connection."""
-    run_metrics_dag(airflow_env, spark, db, "2026-05-01T09:00:00+00:00")
+    run_metrics_dag(airflow_env, spark, loader, "2026-05-01T09:00:00+00:00")
     assert_metrics_of_the_interval(airflow_env, db)
+
+
+def secrets_in(cfg: kos_config.Config, paths: list[Path], texts: tuple[str, ...] = ()) -> list[str]:
+    """Where any of the three MySQL passwords shows up: files under ``paths`` and the ``texts``."""
+    found = []
+    for role in ("owner", "load", "metrics"):
+        secret = cfg.mysql_account(role)[1].encode()
+        for root in paths:
+            for f in [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()):
+                if secret in f.read_bytes():
+                    found.append(f"{role} password in {f}")
+        found += [f"{role} password in output" for text in texts if secret.decode() in text]
+    return found
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_no_secret_in_task_logs_event_logs_or_tool_output(cfg, airflow_env, spark, db, loader):
+    """After a full DAG run: Airflow's task logs (`dags test` prints them), its log folder, the Spark
+    event logs (what the history server's environment and SQL tabs show), `kos stack status` and
+    `kos config` hold no password."""
+    from tests.submit import kos
+
+    task_logs = run_metrics_dag(airflow_env, spark, loader, "2026-05-01T09:00:00+00:00")
+    assert "Spark-Submit cmd: spark-submit --master local[2]" in task_logs
+    assert "Running command: ['/usr/bin/bash', '-c', 'kos report --from 2026-05-01T08:00:00+00:00" in task_logs
+    outputs = (task_logs, kos("stack", "status").stdout, kos("config").stdout)
+    logs = Path(airflow_env["AIRFLOW_HOME"]) / "logs"
+    assert secrets_in(cfg, [logs, cfg.path(cfg.spark.event_log_dir)], outputs) == []
+    # The check itself finds a password where there is one.
+    leak = logs / "leak.log"
+    leak.write_text(cfg.mysql_account("metrics")[1])
+    assert secrets_in(cfg, [leak]) == [f"metrics password in {leak}"]

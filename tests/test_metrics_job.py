@@ -18,7 +18,7 @@ def event(t: datetime, host: str, process: str, service: str, offset: int):
     return (t, host, process, 1, service, "STARTED", "src", "file", offset, "kos-parsed-os-log", 0, offset)
 
 
-def test_metrics_over_a_period(spark, db, tmp_path):
+def test_metrics_over_a_period(spark, db, loader, tmp_path):
     rows = [
         event(datetime(2026, 3, 1, 10, 0, 5), "web", "systemd", "Locale Service", 1),
         event(datetime(2026, 3, 1, 10, 20, 0), "web", "systemd", "Locale Service", 2),
@@ -26,7 +26,7 @@ def test_metrics_over_a_period(spark, db, tmp_path):
         event(datetime(2026, 3, 1, 11, 5, 0), "db", "systemd", "<script>alert(1)</script>", 4),
         event(datetime(2026, 3, 1, 12, 0, 0), "web", "systemd", "outside the period", 5),
     ]
-    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, db, "metrics_test")
+    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, loader, "metrics_test")
     done = spark_submit("jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z",
                         "--bucket", "hour", "--top", "5", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]

@@ -29,7 +29,7 @@ def rows(db: Database) -> list[tuple]:
         return cur.fetchall()
 
 
-def test_batch_is_written_once_even_when_replayed(spark, db):
+def test_batch_is_written_once_even_when_replayed(spark, db, loader):
     data = [
         (datetime(2026, 2, 24, 20, 29, 42), "dell", "systemd", 1, "Locale Service", "STARTED", "h", "f1", 0,
          "kos-parsed-os-log", 0, 10),
@@ -39,12 +39,12 @@ def test_batch_is_written_once_even_when_replayed(spark, db):
          "h", "f2", 5, "kos-parsed-os-log", 1, 3),
     ]
     batch = spark.createDataFrame(data, EVENT_SCHEMA)
-    assert write_events(batch, 0, db, "test") == 3
-    assert write_events(batch, 0, db, "test") == 0  # the replay of batch 0
+    assert write_events(batch, 0, loader, "test") == 3
+    assert write_events(batch, 0, loader, "test") == 0  # the replay of batch 0
     overlapping = spark.createDataFrame(data[1:] + [
         (datetime(2026, 9, 28, 12, 28, 5), "vm", "dbus-daemon", 1526, "org.gtk.vfs.Metadata", "ACTIVATED", "h",
          "f2", 90, "kos-parsed-os-log", 1, 4)], EVENT_SCHEMA)
-    assert write_events(overlapping, 1, db, "test") == 1
+    assert write_events(overlapping, 1, loader, "test") == 1
     assert rows(db) == [
         (datetime(2026, 2, 24, 20, 29, 42), "dell", "systemd", 1, "Locale Service", "STARTED", "h", "f1", 0),
         (datetime(2020, 5, 30, 22, 0, 46, 599903), "localhost", "systemd", None, "ssh.service", "STARTED", "h",
@@ -56,15 +56,15 @@ def test_batch_is_written_once_even_when_replayed(spark, db):
     ]
     with db.connect() as conn:
         cur = conn.cursor()
-        cur.execute("SHOW TABLES LIKE 'stage_%'")
+        cur.execute("SHOW TABLES FROM kos_stage")
         assert cur.fetchall() == []  # staging tables are dropped after the merge
 
 
-def test_values_longer_than_their_column_are_cut_not_fatal(spark, db):
+def test_values_longer_than_their_column_are_cut_not_fatal(spark, db, loader):
     hostile = "x'; DROP TABLE process_events; -- " + "s" * 10_000
     batch = spark.createDataFrame([(datetime(2026, 1, 1), "h" * 300, "p", 1, hostile, "STARTED", "h", "f", 1,
                                     "t", 0, 0)], EVENT_SCHEMA)
-    assert write_events(batch, 7, db, "test") == 1
+    assert write_events(batch, 7, loader, "test") == 1
     (row,) = rows(db)
     assert row[4] == hostile[:1024] and row[1] == "h" * 255
 
@@ -74,3 +74,51 @@ def test_unreachable_database_is_one_clear_error():
     with pytest.raises(DatabaseError, match="cannot connect to MySQL at 127.0.0.1:1 as kos"):
         with db.connect():
             pass
+
+
+def refused(db: Database, statement: str) -> str:
+    """The error MySQL gives ``db``'s account for ``statement`` ('' if it was allowed)."""
+    from mysql.connector import errors as mysql_errors
+
+    with db.connect() as conn:
+        try:
+            conn.cursor().execute(statement)
+            conn.rollback()
+            return ""
+        except mysql_errors.Error as exc:
+            return exc.msg
+
+
+def test_each_account_holds_only_its_rights(cfg, spark, db, loader):
+    metrics = Database.from_config(cfg, "metrics")
+    batch = spark.createDataFrame([(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "t", 0, 0)],
+                                  EVENT_SCHEMA)
+    assert write_events(batch, 0, loader, "rights") == 1
+    # The metrics account reads events and replaces its own rows; it cannot change an event or the schema.
+    assert refused(metrics, "SELECT COUNT(*) FROM process_events") == ""
+    assert refused(metrics, "DELETE FROM metrics_top_services WHERE FALSE") == ""
+    for statement in ("DELETE FROM process_events", "UPDATE process_events SET host = 'x'",
+                      "INSERT INTO process_events (event_time, host, process, service, action, origin_source, "
+                      "origin_file, origin_offset, kafka_topic, kafka_partition, kafka_offset) "
+                      "VALUES (NOW(), 'h', 'p', 's', 'STARTED', 'x', 'y', 1, 't', 0, 0)",
+                      "DROP TABLE process_events", "TRUNCATE TABLE process_events",
+                      "ALTER TABLE process_events ADD COLUMN x INT"):
+        assert refused(metrics, statement).endswith("denied to user 'kos_metrics'@'127.0.0.1' for table "
+                                                    "`kos`.`process_events`"), statement
+    # The load account adds events; it cannot delete or rewrite them, nor touch the metrics.
+    for statement in ("DELETE FROM process_events", "UPDATE process_events SET host = 'x'",
+                      "DROP TABLE process_events", "DELETE FROM metrics_top_services",
+                      "SELECT * FROM metrics_runs"):
+        assert "denied to user 'kos_load'" in refused(loader, statement), statement
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT host FROM process_events")
+        assert cur.fetchall() == [("h",)]
+
+
+def test_a_line_twice_in_one_batch_is_one_row(spark, db, loader):
+    """A shipper restarted after kill -9 may send a line again; both copies can land in one batch."""
+    line = (datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "kos-parsed-os-log", 0)
+    batch = spark.createDataFrame([(*line, 10), (*line, 11)], EVENT_SCHEMA)
+    assert write_events(batch, 0, loader, "twice") == 1
+    assert rows(db) == [(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1)]

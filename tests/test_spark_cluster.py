@@ -51,11 +51,11 @@ def wait_for_new_apps(cfg: kos_config.Config, known: set[str], timeout: float = 
     return new
 
 
-def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, spark, db, tmp_path):
+def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, spark, db, loader, tmp_path):
     assert cluster.alive_workers() == 1
     rows = [event(datetime(2026, 4, 1, 8, m), "node-a" if m % 2 else "node-b", "systemd", f"unit {m % 3}", m)
             for m in range(30)]
-    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, db, "cluster_test")
+    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, loader, "cluster_test")
     known = {app["id"] for app in history_apps(cfg)}
 
     done = spark_submit("jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out", str(tmp_path),
@@ -76,11 +76,12 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
     assert new[0]["attempts"][0]["completed"] is True
 
 
-def test_the_metrics_dag_reaches_the_cluster_through_its_connection_only(cfg, cluster, airflow_env, spark, db):
+def test_the_metrics_dag_reaches_the_cluster_through_its_connection_only(cfg, cluster, airflow_env, spark, db,
+                                                                        loader):
     """The same DAG, with spark_default built from KOS_SPARK_MASTER=spark://...: the run is a cluster application."""
     on_cluster = kos_config.load(environ={"KOS_SPARK_MASTER": cluster.url})
     airflow_env["AIRFLOW_CONN_SPARK_DEFAULT"] = environment(on_cluster)["AIRFLOW_CONN_SPARK_DEFAULT"]
     known = {app["id"] for app in history_apps(cfg)}
-    run_metrics_dag(airflow_env, spark, db, "2026-05-01T09:00:00+00:00")
+    run_metrics_dag(airflow_env, spark, loader, "2026-05-01T09:00:00+00:00")
     assert_metrics_of_the_interval(airflow_env, db)
     assert [(app["name"], app["id"][:4]) for app in wait_for_new_apps(cfg, known)] == [("kos-metrics", "app-")]

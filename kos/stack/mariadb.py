@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kos.config import Config
+from kos.config import MYSQL_ROLES, PROJECT_DIR, Config
 from kos.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
 
 log = logging.getLogger(__name__)
@@ -76,24 +76,40 @@ class MariaDBStack:
         self._bootstrap()
 
     def _bootstrap(self) -> None:
-        mysql = self.config.mysql
-        password = self._password()
-        quoted = password.replace("\\", "\\\\").replace("'", "\\'")
-        self.root_sql(
-            f"CREATE DATABASE IF NOT EXISTS `{mysql.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-            f"CREATE USER IF NOT EXISTS '{mysql.user}'@'127.0.0.1' IDENTIFIED BY '{quoted}';"
-            f"CREATE USER IF NOT EXISTS '{mysql.user}'@'localhost' IDENTIFIED BY '{quoted}';"
-            f"ALTER USER '{mysql.user}'@'127.0.0.1' IDENTIFIED BY '{quoted}';"
-            f"ALTER USER '{mysql.user}'@'localhost' IDENTIFIED BY '{quoted}';"
-            f"GRANT ALL PRIVILEGES ON `{mysql.database}`.* TO '{mysql.user}'@'127.0.0.1';"
-            f"GRANT ALL PRIVILEGES ON `{mysql.database}`.* TO '{mysql.user}'@'localhost';"
-        )
+        """Databases, the schema and the three accounts, each with only the rights its job needs."""
+        m = self.config.mysql
+        db, stage = m.database, m.stage_database
+        metrics_tables = ("metrics_runs", "metrics_top_services", "metrics_top_processes",
+                          "metrics_starts_per_bucket")
+        grants = {
+            "owner": [f"ALL PRIVILEGES ON `{db}`.*", f"ALL PRIVILEGES ON `{stage}`.*"],
+            # Adds events; it can neither change nor delete one.
+            "load": [f"SELECT, INSERT ON `{db}`.process_events",
+                     f"SELECT, INSERT, DELETE, CREATE, DROP, ALTER ON `{stage}`.*"],
+            "metrics": [f"SELECT ON `{db}`.process_events",
+                        *(f"SELECT, INSERT, DELETE ON `{db}`.{table}" for table in metrics_tables)],
+        }
+        sql = [f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+               for name in (db, stage)]
+        sql += [f"USE `{db}`;", (PROJECT_DIR / "jobs" / "schema.sql").read_text()]
+        for role, rights in grants.items():
+            user = getattr(m, f"{MYSQL_ROLES[role]}user")
+            quoted = self._password(role).replace("\\", "\\\\").replace("'", "\\'")
+            for host in ("127.0.0.1", "localhost"):
+                # Rights are reset each start, so an account holds exactly those listed here.
+                sql += [f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{quoted}';",
+                        f"ALTER USER '{user}'@'{host}' IDENTIFIED BY '{quoted}';",
+                        f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{user}'@'{host}';"]
+                sql += [f"GRANT {right} TO '{user}'@'{host}';" for right in rights]
+        self.root_sql("\n".join(sql))
 
-    def _password(self) -> str:
-        """The configured password; generated into the git-ignored secrets file on first use."""
-        if self.config.mysql.password:
-            return self.config.mysql.password
-        pw_file = self.config.path(self.config.mysql.password_file)
+    def _password(self, role: str = "owner") -> str:
+        """The account's configured password; generated into its git-ignored secrets file on first use."""
+        m = self.config.mysql
+        prefix = MYSQL_ROLES[role]
+        if getattr(m, f"{prefix}password"):
+            return getattr(m, f"{prefix}password")
+        pw_file = self.config.path(getattr(m, f"{prefix}password_file"))
         if not pw_file.exists():
             pw_file.parent.mkdir(parents=True, exist_ok=True)
             pw_file.touch(mode=0o600)
@@ -101,11 +117,13 @@ class MariaDBStack:
         return pw_file.read_text().strip()
 
     def root_sql(self, sql: str) -> str:
-        """Run SQL as the server's root over its Unix socket (socket authentication, no password)."""
+        """Run SQL as the server's root over its Unix socket (socket authentication, no password).
+
+        The statements go through standard input: passwords in them never show in a process list.
+        """
         done = subprocess.run(
-            ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "--batch", "--skip-column-names",
-             "-e", sql],
-            capture_output=True, text=True,
+            ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "--batch", "--skip-column-names"],
+            input=sql, capture_output=True, text=True,
         )
         if done.returncode != 0:
             raise StackError(f"MariaDB refused a setup statement: {done.stderr.strip()}")
