@@ -5,7 +5,7 @@ PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 KOS     := $(VENV)/bin/kos
-APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium
+APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium openssl
 
 .PHONY: help setup apt venv maven stack-start stack-stop stack-status demo test test-unit lint bench airflow history clean
 
@@ -38,10 +38,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[spark,dev,airflow]'
 	touch $@
 
-# The JDBC driver into ~/.m2 (Spark's --packages resolves from there), the Kafka broker's class path
+# The JDBC driver and Spark's Kafka connector into ~/.m2 (Spark's --packages resolves from there), the Kafka broker's class path
 # into .kos/lib/kafka.
 maven: $(VENV)/.installed
 	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=com.mysql:mysql-connector-j:9.5.0
+	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0
 	$(PY) -c "from kos import config; from kos.stack.kafka import KafkaStack; KafkaStack(config.load()).install()"
 
 stack-start: setup

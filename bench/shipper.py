@@ -74,7 +74,7 @@ def main() -> None:
 
     def fresh_topic() -> str:
         name = f"kos-bench-{uuid.uuid4().hex[:10]}"
-        ensure_topics(cfg.kafka, [name])
+        ensure_topics(cfg, [name])
         return name
 
     def kos_run(lpr: int) -> dict[str, float]:

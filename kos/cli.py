@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "kafka"):
                 from kos.stack.topics import ensure_topics
 
-                ensure_topics(cfg.kafka)
+                ensure_topics(cfg)
         elif args.action == "stop":
             for service in reversed(chosen):
                 service.stop()

@@ -36,6 +36,25 @@ class KafkaConfig:
     dead_letter_topic: str = "kos-dead-letter"
     partitions: int = 3
     replication_factor: int = 1
+    # PLAINTEXT, SSL (TLS, with a client certificate when ssl_keystore is set) or SASL_SSL.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    sasl_username: str = "kos"
+    sasl_password_file: str = ".kos/secrets/kafka-password"
+    sasl_password: str = field(default="", repr=False)
+    # PEM files: the CA that signed the brokers' certificates; the client's key and certificate chain.
+    ssl_cafile: str = ".kos/tls/ca.pem"
+    ssl_keystore: str = ""
+    ssl_key_password_file: str = ""
+    ssl_key_password: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.security_protocol not in ("PLAINTEXT", "SSL", "SASL_SSL"):
+            raise ConfigError(f"config key kafka.security_protocol must be PLAINTEXT, SSL or SASL_SSL, "
+                              f"not {self.security_protocol!r}")
+        if self.sasl_mechanism not in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+            raise ConfigError(f"config key kafka.sasl_mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, "
+                              f"not {self.sasl_mechanism!r}")
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,8 @@ class StackConfig:
     host: str = "127.0.0.1"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    kafka_sasl_ssl_port: int = 9094
+    kafka_ssl_port: int = 9095
     mariadb_port: int = 3306
     spark_master_port: int = 7077
     spark_master_ui_port: int = 8090
@@ -159,6 +180,18 @@ class Config:
                 f"no password for MySQL user {user}: set KOS_MYSQL_{prefix.upper()}PASSWORD or run "
                 f"`kos stack start` to generate {pw_file}"
             ) from None
+
+    def secret(self, value: str, file: str, variable: str) -> str:
+        """A secret given directly (from the environment) or read from ``file``; ConfigError if neither."""
+        if value:
+            return value
+        if not file:
+            raise ConfigError(f"no secret configured: set {variable}")
+        path = self.path(file)
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            raise ConfigError(f"set {variable} or create {path} (`kos stack start` generates it locally)") from None
 
     def mysql_password(self) -> str:
         """The owner account's password."""

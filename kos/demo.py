@@ -10,6 +10,7 @@ import os
 import sys
 
 from kos import config as kos_config
+from kos.kafka_client import python_settings
 from shipper import cli as shipper_cli
 
 SAMPLE = kos_config.PROJECT_DIR / "tests" / "data" / "sample.syslog"
@@ -36,7 +37,7 @@ def main() -> int:
 
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=list(cfg.kafka.bootstrap_servers), group_id=None)
+    consumer = KafkaConsumer(**python_settings(cfg), group_id=None)
     parts = [TopicPartition(cfg.kafka.raw_topic, p) for p in consumer.partitions_for_topic(cfg.kafka.raw_topic) or []]
     ends = consumer.end_offsets(parts)
     consumer.close()

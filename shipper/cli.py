@@ -18,6 +18,7 @@ import threading
 import time
 
 from kos import config as kos_config
+from kos.kafka_client import python_settings
 from shipper.checkpoint import CheckpointStore
 from shipper.publisher import KafkaPublisher, ProducerSettings, PublishError
 from shipper.ship import ShipOptions, Shipper
@@ -45,9 +46,11 @@ def build_options(cfg: kos_config.Config, args: argparse.Namespace) -> ShipOptio
 
 def producer_settings(cfg: kos_config.Config, topic: str | None) -> ProducerSettings:
     sc = cfg.shipper
+    security = python_settings(cfg)
     return ProducerSettings(
-        bootstrap_servers=cfg.kafka.bootstrap_servers,
+        bootstrap_servers=security.pop("bootstrap_servers"),
         topic=topic or cfg.kafka.raw_topic,
+        security=security,
         compression=sc.compression,
         linger_ms=sc.linger_ms,
         batch_size=sc.batch_size,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaConfigurationError, KafkaError, KafkaTimeoutError
@@ -47,6 +48,8 @@ class _KafkaDelivery:
 class ProducerSettings:
     bootstrap_servers: Sequence[str]
     topic: str
+    # kafka-python's security settings (security_protocol, ssl_*, sasl_*), from kos.kafka_client.
+    security: Mapping[str, Any] = field(default_factory=dict, repr=False)
     compression: str = "lz4"
     linger_ms: int = 5
     batch_size: int = 1024 * 1024
@@ -54,6 +57,42 @@ class ProducerSettings:
     delivery_timeout_ms: int = 120_000
     request_timeout_ms: int = 30_000
     max_block_ms: int = 10_000
+
+
+def connection_failure(servers: Sequence[str], messages: Sequence[str], sasl: bool = False) -> str:
+    """One sentence for a failed bootstrap, from what kafka-python logged while trying."""
+    where = ", ".join(servers)
+    text = " ".join(messages)
+    # A broker that negotiated API versions over TLS and then hung up during SASL refused the login;
+    # kafka-python does not always read the refusal before the broker closes the connection.
+    refused_login = sasl and "broker_version=(" in text and "socket disconnected" in text
+    if "SaslAuthenticationFailed" in text or "Authentication failed" in text or refused_login:
+        return (f"Kafka at {where} did not accept the SASL login: check kafka.sasl_username and the password "
+                "(KOS_KAFKA_SASL_PASSWORD or kafka.sasl_password_file)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (f"the certificate of Kafka at {where} is not trusted: kafka.ssl_cafile must hold the CA that "
+                "signed it (and the broker's name must match it)")
+    if any(alert in text for alert in ("BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "CERTIFICATE_REQUIRED", "UNKNOWN_CA")):
+        return (f"Kafka at {where} refused this client's TLS certificate: kafka.ssl_keystore must hold a key "
+                "and certificate signed by a CA the broker trusts")
+    if "Handshake failed" in text or "WRONG_VERSION_NUMBER" in text:
+        return (f"the TLS handshake with Kafka at {where} failed: is that a TLS listener? check "
+                "kafka.security_protocol and the port")
+    return (f"no Kafka broker answers at {where}: start it (`kos stack start`) or set "
+            "KOS_KAFKA_BOOTSTRAP_SERVERS")
+
+
+class _Heard(logging.Handler):
+    """What kafka-python logs at WARNING and above while the producer bootstraps."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.messages and len(self.messages) < 200:
+            self.messages.append(message)
 
 
 def available_compression(requested: str) -> str:
@@ -83,8 +122,17 @@ class KafkaPublisher:
             return
         s = self.settings
         compression = available_compression(s.compression)
+        heard = _Heard()
+        kafka_log = logging.getLogger("kafka")
+        # Listen to kafka-python's warnings even where the shipper silences them (without printing them).
+        level, propagate = kafka_log.level, kafka_log.propagate
+        if kafka_log.getEffectiveLevel() > logging.WARNING:
+            kafka_log.setLevel(logging.WARNING)
+            kafka_log.propagate = False
+        kafka_log.addHandler(heard)
         try:
             self.producer = KafkaProducer(
+                **s.security,
                 bootstrap_servers=list(s.bootstrap_servers),
                 client_id="kos-shipper",
                 acks="all",
@@ -99,12 +147,19 @@ class KafkaPublisher:
                 max_block_ms=s.max_block_ms,
                 retry_backoff_ms=200,
                 reconnect_backoff_max_ms=2000,
+                bootstrap_timeout_ms=min(s.request_timeout_ms, 30_000),
             )
-        except KafkaConfigurationError as exc:
+        except (KafkaConfigurationError, ValueError) as exc:
             raise PublishError(f"invalid Kafka producer settings: {exc}") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise PublishError(f"cannot use the TLS files for Kafka: {exc}") from None
         except KafkaError:
-            raise PublishError(f"no Kafka broker answers at {', '.join(s.bootstrap_servers)}: start it "
-                               "(`kos stack start`) or set KOS_KAFKA_BOOTSTRAP_SERVERS") from None
+            sasl = s.security.get("security_protocol") == "SASL_SSL"
+            raise PublishError(connection_failure(s.bootstrap_servers, heard.messages, sasl)) from None
+        finally:
+            kafka_log.removeHandler(heard)
+            kafka_log.setLevel(level)
+            kafka_log.propagate = propagate
 
     def send(self, key: bytes, value: bytes, headers: Headers) -> Delivery:
         self.connect()

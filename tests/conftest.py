@@ -67,7 +67,7 @@ def topic(cfg: kos_config.Config, kafka: KafkaStack) -> str:
     from kos.stack.topics import ensure_topics
 
     name = f"kos-test-{uuid.uuid4().hex[:12]}"
-    ensure_topics(cfg.kafka, [name])
+    ensure_topics(cfg, [name])
     return name
 
 
@@ -80,11 +80,15 @@ class ShippedLine:
     line: bytes
 
 
-def read_topic(bootstrap: tuple[str, ...], topic: str) -> list:
-    """Every record of ``topic`` from the beginning to its current end, partition by partition, in order."""
+def read_topic(bootstrap: tuple[str, ...], topic: str, security: dict | None = None) -> list:
+    """Every record of ``topic`` from the beginning to its current end, partition by partition, in order.
+
+    ``security``: kafka-python settings (kos.kafka_client.python_settings) for a TLS or SASL listener.
+    """
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=list(bootstrap), enable_auto_commit=False, group_id=None,
+    consumer = KafkaConsumer(**{"bootstrap_servers": list(bootstrap), **(security or {})},
+                             enable_auto_commit=False, group_id=None,
                              fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
     try:
         # A topic created a moment ago may not be in this client's metadata yet.

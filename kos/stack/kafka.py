@@ -10,7 +10,17 @@ import uuid
 from pathlib import Path
 
 from kos.config import Config
-from kos.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
+from kos.stack.process import (
+    StackError,
+    describe,
+    port_open,
+    running_pid,
+    secret_file,
+    spawn,
+    terminate,
+    wait_until,
+)
+from kos.stack.tls import LocalCA
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +38,7 @@ class KafkaStack:
         self.log_file = config.state_dir / "logs" / "kafka.out"
         self.host = config.stack.host
         self.port = config.stack.kafka_port
+        self.tls = LocalCA(config.state_dir / "tls")
 
     def install(self) -> None:
         """Copy the broker's jars from the local Maven repository (fetching them once)."""
@@ -57,17 +68,25 @@ class KafkaStack:
     def _render_properties(self) -> Path:
         template = (self.config.project_dir / "conf" / "kafka" / "server.properties").read_text()
         stack = self.config.stack
+        keystore = self.tls.issue("broker", stack.host, hosts=(stack.host, "localhost"))
         text = template.format(
             node_id=1,
             quorum_voters=f"1@{stack.host}:{stack.kafka_controller_port}",
             host=stack.host,
             port=stack.kafka_port,
             controller_port=stack.kafka_controller_port,
+            sasl_ssl_port=stack.kafka_sasl_ssl_port,
+            ssl_port=stack.kafka_ssl_port,
+            keystore=keystore.pem,
+            key_password=keystore.password.read_text().strip(),
+            truststore=self.tls.cert,
             log_dir=self.home / "data",
             replication_factor=1,
         )
         path = self.home / "server.properties"
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)  # it holds the broker key's password
         path.write_text(text)
         return path
 
@@ -75,6 +94,7 @@ class KafkaStack:
         """Start the broker unless it runs already; format its storage on first start."""
         if running_pid(self.pid_file) is not None:
             log.info("Kafka already running on %s:%d", self.host, self.port)
+            self.ensure_users()
             return
         if port_open(self.host, self.port):
             raise StackError(f"port {self.host}:{self.port} is taken by another program; "
@@ -95,6 +115,25 @@ class KafkaStack:
             alive=lambda: running_pid(self.pid_file) is not None,
         )
         log.info("Kafka started on %s:%d", self.host, self.port)
+        self.ensure_users()
+
+    def ensure_users(self) -> None:
+        """The SCRAM user of [kafka] sasl_username, with the configured (or a generated) password, and a
+        client certificate for the SSL listener; both made again each start, so a changed password applies."""
+        from kafka.admin import KafkaAdminClient, UserScramCredentialUpsertion
+
+        k = self.config.kafka
+        self.tls.issue("client", k.sasl_username)
+        password = k.sasl_password or secret_file(self.config.path(k.sasl_password_file))
+        admin = KafkaAdminClient(bootstrap_servers=[f"{self.host}:{self.port}"], client_id="kos-stack")
+        try:
+            for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):  # one request each: Kafka's rule
+                error = admin.alter_user_scram_credentials(
+                    [UserScramCredentialUpsertion(k.sasl_username, mechanism, password)]).get(k.sasl_username)
+                if error:
+                    raise StackError(f"Kafka refused the SCRAM user {k.sasl_username}: {error}")
+        finally:
+            admin.close()
 
     def stop(self) -> None:
         if terminate(self.pid_file, timeout=60):

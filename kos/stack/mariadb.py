@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import shutil
 import subprocess
 from pathlib import Path
 
 from kos.config import MYSQL_ROLES, PROJECT_DIR, Config
-from kos.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
+from kos.stack.process import (
+    StackError,
+    describe,
+    port_open,
+    running_pid,
+    secret_file,
+    spawn,
+    terminate,
+    wait_until,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +113,9 @@ class MariaDBStack:
 
     def _password(self, role: str = "owner") -> str:
         """The account's configured password; generated into its git-ignored secrets file on first use."""
-        m = self.config.mysql
         prefix = MYSQL_ROLES[role]
-        if getattr(m, f"{prefix}password"):
-            return getattr(m, f"{prefix}password")
-        pw_file = self.config.path(getattr(m, f"{prefix}password_file"))
-        if not pw_file.exists():
-            pw_file.parent.mkdir(parents=True, exist_ok=True)
-            pw_file.touch(mode=0o600)
-            pw_file.write_text(secrets.token_urlsafe(24) + "\n")
-        return pw_file.read_text().strip()
+        given = getattr(self.config.mysql, f"{prefix}password")
+        return given or secret_file(self.config.path(getattr(self.config.mysql, f"{prefix}password_file")))
 
     def root_sql(self, sql: str) -> str:
         """Run SQL as the server's root over its Unix socket (socket authentication, no password).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -95,3 +96,12 @@ def describe(name: str, pid_file: Path, host: str, port: int, detail: str) -> st
         return f"{name}: stopped"
     ready = "accepting connections" if port_open(host, port) else "starting"
     return f"{name}: running (pid {pid}) on {host}:{port}, {ready}; {detail}"
+
+
+def secret_file(path: Path) -> str:
+    """The secret kept in ``path``; a random one is written there (mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()

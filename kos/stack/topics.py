@@ -7,7 +7,8 @@ import logging
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from kos.config import KafkaConfig
+from kos.config import Config, KafkaConfig
+from kos.kafka_client import python_settings
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +17,11 @@ def topic_names(kafka: KafkaConfig) -> list[str]:
     return [kafka.raw_topic, kafka.parsed_topic, kafka.dead_letter_topic]
 
 
-def ensure_topics(kafka: KafkaConfig, names: list[str] | None = None) -> list[str]:
+def ensure_topics(cfg: Config, names: list[str] | None = None) -> list[str]:
     """Create the missing topics; return the names that were created."""
+    kafka = cfg.kafka
     names = topic_names(kafka) if names is None else names
-    admin = KafkaAdminClient(bootstrap_servers=list(kafka.bootstrap_servers), client_id="kos-stack")
+    admin = KafkaAdminClient(**python_settings(cfg), client_id="kos-stack")
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
