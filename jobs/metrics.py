@@ -31,6 +31,7 @@ from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, p
 from jobs.report import render_text, write_report  # noqa: E402
 from jobs.session import spark_session  # noqa: E402
 from kos import config as kos_config  # noqa: E402
+from kos.text import printable  # noqa: E402
 
 log = logging.getLogger("kos.metrics")
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = kos_config.load()
         db = Database.from_config(cfg, "metrics")
     except (kos_config.ConfigError, DatabaseError) as exc:
-        print(f"kos-metrics: {exc}", file=sys.stderr)
+        print(f"kos-metrics: {printable(str(exc))}", file=sys.stderr)
         return 1
     period = Period(args.start or UNBOUNDED_FROM, args.end or UNBOUNDED_TO)
     spark = spark_session("kos-metrics", cfg)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         store(db, results)
         written = [] if args.tables_only else write_report(cfg.path(args.out or "out/metrics"), results)
     except DatabaseError as exc:
-        print(f"kos-metrics: {exc}", file=sys.stderr)
+        print(f"kos-metrics: {printable(str(exc))}", file=sys.stderr)
         return 1
     finally:
         spark.stop()

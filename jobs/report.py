@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
 from jobs import charts
 from jobs.metrics_tables import Results
+from kos.text import printable
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 SHOWN_BUCKETS = 48
 SHOWN_HOSTS = 8
-
-
-def printable(text: str) -> str:
-    """``text`` with control, bidirectional and zero-width characters written as ``\\xNN`` / ``\\uNNNN``."""
-    def visible(m: re.Match[str]) -> str:
-        code = ord(m.group())
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return _CONTROL.sub(visible, text)
 
 
 def _span(results: Results) -> str:

@@ -21,6 +21,7 @@ from kos.stack.kafka import KafkaStack
 from kos.stack.mariadb import MariaDBStack
 from kos.stack.process import StackError
 from kos.stack.spark import SparkHistory, SparkMaster, SparkWorker
+from kos.text import printable
 
 Service = KafkaStack | MariaDBStack | SparkMaster | SparkWorker | SparkHistory
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             print(service.status())
         return 0
     except (StackError, kos_config.ConfigError) as exc:
-        print(f"kos: {exc}", file=sys.stderr)
+        print(f"kos: {printable(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -90,7 +91,7 @@ def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: 
     try:
         results = fetch(Database.from_config(cfg, "metrics"), period, bucket)
     except DatabaseError as exc:
-        print(f"kos report: {exc}", file=sys.stderr)
+        print(f"kos report: {printable(str(exc))}", file=sys.stderr)
         return 1
     for path in write_report(cfg.path(out), results):
         print(path)

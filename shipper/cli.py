@@ -19,6 +19,7 @@ import time
 
 from kos import config as kos_config
 from kos.kafka_client import python_settings
+from kos.text import printable
 from shipper.checkpoint import CheckpointStore
 from shipper.publisher import KafkaPublisher, ProducerSettings, PublishError
 from shipper.ship import ShipOptions, Shipper
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.shutdown()
     except (ShipperError, PublishError, kos_config.ConfigError) as exc:
-        print(f"kos-shipper: {exc}", file=sys.stderr)
+        print(f"kos-shipper: {printable(str(exc))}", file=sys.stderr)
         return 1
     finally:
         if publisher is not None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from jobs.metrics_tables import Period, Results
-from jobs.report import bucket_table, printable, render_html, render_text, write_report
+from jobs.report import bucket_table, render_html, render_text, write_report
+from kos.text import printable
 
 HOSTILE = "<script>alert(1)</script>"
 

@@ -74,3 +74,12 @@ def test_bad_config_is_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == ("kos-shipper: config key shipper.start_from must be 'beginning' or 'end', "
                                    "not 'middle'")
+
+
+def test_escape_sequences_in_a_path_are_shown_not_obeyed(tmp_path):
+    hostile = tmp_path / "log\x1b]0;owned\x07\x1b[2J\u202etxt.gol"
+    hostile.mkdir()
+    done = ship(str(hostile), tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (f"kos-shipper: cannot ship {tmp_path}/log\\x1b]0;owned\\x07\\x1b[2J\\u202etxt.gol: "
+                           "not a regular file\n")
