@@ -49,31 +49,48 @@ class Database:
     user: str
     password: str = field(repr=False)
     stage_database: str = "kos_stage"
+    # TLS, verifying the server: the CA as PEM (Python) and as a PKCS#12 trust store (JDBC).
+    ssl_ca: str = ""
+    truststore: str = ""
+    truststore_password: str = field(default="", repr=False)
 
     @classmethod
     def from_config(cls, cfg: Config, role: str = "owner") -> Database:
         """The database as one of the config's accounts: ``owner``, ``load`` or ``metrics``."""
         m = cfg.mysql
         user, password = cfg.mysql_account(role)
-        return cls(m.host, m.port, m.database, user, password, m.stage_database)
+        if not m.tls:
+            return cls(m.host, m.port, m.database, user, password, m.stage_database)
+        truststore_password = cfg.secret(m.ssl_truststore_password, m.ssl_truststore_password_file,
+                                         "KOS_MYSQL_SSL_TRUSTSTORE_PASSWORD")
+        return cls(m.host, m.port, m.database, user, password, m.stage_database, str(cfg.path(m.ssl_ca)),
+                   str(cfg.path(m.ssl_truststore)), truststore_password)
 
     @property
     def jdbc_url(self) -> str:
+        tls = "sslMode=VERIFY_IDENTITY" if self.ssl_ca else "useSSL=false&allowPublicKeyRetrieval=true"
         return (f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
                 "?rewriteBatchedStatements=true&connectionTimeZone=UTC&forceConnectionTimeZoneToSession=true"
-                "&characterEncoding=UTF-8&useSSL=false&allowPublicKeyRetrieval=true")
+                f"&characterEncoding=UTF-8&{tls}")
 
     @property
     def jdbc_properties(self) -> dict[str, str]:
-        return {"user": self.user, "password": self.password, "driver": "com.mysql.cj.jdbc.Driver"}
+        """Connection properties, secrets among them: Spark redacts keys matching "password"."""
+        props = {"user": self.user, "password": self.password, "driver": "com.mysql.cj.jdbc.Driver"}
+        if self.ssl_ca:
+            props.update(trustCertificateKeyStoreUrl=Path(self.truststore).as_uri(),
+                         trustCertificateKeyStoreType="PKCS12",
+                         trustCertificateKeyStorePassword=self.truststore_password)
+        return props
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
         """A connection in UTC with autocommit off; closed on exit."""
         try:
+            tls = {"ssl_ca": self.ssl_ca, "ssl_verify_cert": True, "ssl_verify_identity": True} if self.ssl_ca else {}
             conn = mysql.connector.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                            database=self.database, time_zone="+00:00", autocommit=False,
-                                           connection_timeout=10)
+                                           connection_timeout=10, **tls)
         except mysql_errors.Error as exc:
             raise DatabaseError(f"cannot connect to MySQL at {self.host}:{self.port} as {self.user}: {exc.msg}; "
                                 "start it with `kos stack start` or check the KOS_MYSQL_* settings") from None

@@ -90,6 +90,13 @@ class MysqlConfig:
     metrics_user: str = "kos_metrics"
     metrics_password_file: str = ".kos/secrets/mysql-kos_metrics-password"
     metrics_password: str = field(default="", repr=False)
+    # TLS to MySQL: every client verifies the server against ssl_ca (PEM; Java reads the same CA from
+    # a PKCS#12 trust store), and the local stack's accounts require it.
+    tls: bool = False
+    ssl_ca: str = ".kos/tls/ca.pem"
+    ssl_truststore: str = ".kos/tls/ca.p12"
+    ssl_truststore_password_file: str = ".kos/tls/ca.p12.password"
+    ssl_truststore_password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

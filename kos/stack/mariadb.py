@@ -18,6 +18,7 @@ from kos.stack.process import (
     terminate,
     wait_until,
 )
+from kos.stack.tls import LocalCA
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,10 @@ class MariaDBStack:
         self.log_file = config.state_dir / "logs" / "mariadb.log"
         self.host = config.stack.host
         self.port = config.stack.mariadb_port
+        self.tls = LocalCA(config.state_dir / "tls")
 
     def _server_args(self) -> list[str]:
+        key, crt = self.tls.server("mariadb", self.host, hosts=(self.host, "localhost"))
         return [
             "--no-defaults",
             f"--datadir={self.data}",
@@ -51,6 +54,10 @@ class MariaDBStack:
             "--innodb-buffer-pool-size=512M",
             "--innodb-flush-log-at-trx-commit=1",
             "--local-infile=1",
+            # TLS is offered always; accounts require it when [mysql] tls is on.
+            f"--ssl-ca={self.tls.cert}",
+            f"--ssl-cert={crt}",
+            f"--ssl-key={key}",
         ]
 
     def install(self) -> None:
@@ -73,6 +80,7 @@ class MariaDBStack:
                 raise StackError(f"port {self.host}:{self.port} is taken by another program; "
                                  "stop it or set KOS_STACK_MARIADB_PORT")
             self.install()
+            self.tls.truststore()
             self.socket.parent.mkdir(parents=True, exist_ok=True)
             spawn([_mariadbd(), *self._server_args()], self.pid_file, self.log_file)
             wait_until(
@@ -107,7 +115,8 @@ class MariaDBStack:
                 # Rights are reset each start, so an account holds exactly those listed here.
                 sql += [f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{quoted}';",
                         f"ALTER USER '{user}'@'{host}' IDENTIFIED BY '{quoted}';",
-                        f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{user}'@'{host}';"]
+                        f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{user}'@'{host}';",
+                        f"ALTER USER '{user}'@'{host}' REQUIRE {'SSL' if m.tls else 'NONE'};"]
                 sql += [f"GRANT {right} TO '{user}'@'{host}';" for right in rights]
         self.root_sql("\n".join(sql))
 

@@ -56,14 +56,11 @@ class LocalCA:
                       "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
         return self
 
-    def issue(self, name: str, common_name: str, hosts: tuple[str, ...] = ()) -> Keystore:
-        """A key and certificate signed by this CA (``hosts`` become subject alternative names), once."""
+    def _certificate(self, name: str, common_name: str, hosts: tuple[str, ...], key: Path) -> Path:
+        """A new private key at ``key`` (unencrypted, 0600) and its certificate ``name.crt``, signed here."""
         self.ensure()
-        keystore = Keystore(self.folder / f"{name}.pem", self.folder / f"{name}.password")
-        if keystore.pem.exists() and keystore.password.exists():
-            return keystore
-        self._private(keystore.password, secrets.token_urlsafe(24))
-        key, csr, crt, ext = (self.folder / f"{name}.{suffix}" for suffix in ("key.tmp", "csr", "crt", "ext"))
+        crt = self.folder / f"{name}.crt"
+        csr, ext = self.folder / f"{name}.csr", self.folder / f"{name}.ext"
         self._private(key, "")
         san = ",".join(f"IP:{h}" if h.replace(".", "").isdigit() else f"DNS:{h}" for h in hosts)
         ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
@@ -73,13 +70,52 @@ class LocalCA:
                           "-subj", f"/CN={common_name}")
             self._openssl("x509", "-req", "-in", str(csr), "-CA", str(self.cert), "-CAkey", str(self._key),
                           "-CAcreateserial", "-out", str(crt), "-days", "825", "-extfile", str(ext))
-            encrypted = self.folder / f"{name}.key.p8"
+        finally:
+            csr.unlink(missing_ok=True)
+            ext.unlink(missing_ok=True)
+        return crt
+
+    def issue(self, name: str, common_name: str, hosts: tuple[str, ...] = ()) -> Keystore:
+        """An encrypted key and its certificate chain in one PEM file (``hosts``: subject alternative
+        names), made once."""
+        keystore = Keystore(self.folder / f"{name}.pem", self.folder / f"{name}.password")
+        if keystore.pem.exists() and keystore.password.exists():
+            return keystore
+        self.ensure()
+        self._private(keystore.password, secrets.token_urlsafe(24))
+        key = self.folder / f"{name}.key.tmp"
+        encrypted = self.folder / f"{name}.key.p8"
+        try:
+            crt = self._certificate(name, common_name, hosts, key)
             self._private(encrypted, "")
             self._openssl("pkcs8", "-topk8", "-in", str(key), "-out", str(encrypted), "-v1", "PBE-SHA1-3DES",
                           "-passout", f"file:{keystore.password}")
             self._private(keystore.pem, encrypted.read_text() + crt.read_text() + self.cert.read_text())
-            encrypted.unlink()
         finally:
-            for tmp in (key, csr, ext):
-                tmp.unlink(missing_ok=True)
+            key.unlink(missing_ok=True)
+            encrypted.unlink(missing_ok=True)
         return keystore
+
+    def server(self, name: str, common_name: str, hosts: tuple[str, ...]) -> tuple[Path, Path]:
+        """Key (unencrypted, 0600: for servers that cannot be given a key password, like MariaDB) and
+        certificate, made once."""
+        key, crt = self.folder / f"{name}.key", self.folder / f"{name}.crt"
+        if not (key.exists() and crt.exists()):
+            self._certificate(name, common_name, hosts, key)
+        return key, crt
+
+    def truststore(self) -> Keystore:
+        """This CA in a PKCS#12 trust store, for Java clients that read no PEM (MySQL Connector/J)."""
+        store = Keystore(self.folder / "ca.p12", self.folder / "ca.p12.password")
+        if store.pem.exists() and store.password.exists():
+            return store
+        self.ensure()
+        self._private(store.password, secrets.token_urlsafe(24))
+        store.pem.unlink(missing_ok=True)
+        done = subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "kos-ca", "-file", str(self.cert),
+                               "-keystore", str(store.pem), "-storetype", "PKCS12",
+                               "-storepass:file", str(store.password)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise StackError(f"keytool could not make {store.pem}: {done.stdout.strip() or done.stderr.strip()}")
+        store.pem.chmod(0o644)
+        return store
