@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,7 @@ def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], 
 
 
 def fit_event_columns(events: DataFrame) -> DataFrame:
-    """The parser's event rows as staging columns, text cut to the column widths.
+    """The parser's event rows as staging columns, text cut to the column widths (``cut`` says where).
 
     The event time travels as microseconds since the epoch: mysql-connector-j takes
     MariaDB for a 5.5 server and would drop the fraction of a timestamp.
@@ -181,22 +182,36 @@ def fit_event_columns(events: DataFrame) -> DataFrame:
         F.col("source").alias("origin_source"), F.col("file").alias("origin_file"),
         F.col("line_offset").alias("origin_offset"), "kafka_topic", "kafka_partition", "kafka_offset",
     )
+    too_long = [F.coalesce(F.length(c) > width, F.lit(False)) for c, width in EVENT_WIDTHS.items()]
+    cut = reduce(lambda a, b: a | b, too_long).cast("int").alias("cut")
     return renamed.select(*(F.substring(c, 1, EVENT_WIDTHS[c]).alias(c) if c in EVENT_WIDTHS else F.col(c)
-                            for c in renamed.columns))
+                            for c in renamed.columns), cut)
 
 
 _EVENT_TIME = "FROM_UNIXTIME(event_time_us DIV 1000000) + INTERVAL (event_time_us MOD 1000000) MICROSECOND"
 _REST = EVENT_COLUMNS[1:]
 
 
-def write_events(events: DataFrame, batch_id: int, db: Database, stage_prefix: str) -> int:
-    """Write one micro-batch of events exactly once into ``process_events``; returns rows added."""
+@dataclass(frozen=True)
+class Written:
+    added: int  # rows new in process_events
+    cut: int    # staged events with a value longer than its column, stored cut to fit
+
+
+def write_events(events: DataFrame, batch_id: int, db: Database, stage_prefix: str) -> Written:
+    """Write one micro-batch of events exactly once into ``process_events``."""
     stage = stage_name(stage_prefix, batch_id)
     create_stage(db, stage, f"SELECT {', '.join(_REST)} FROM process_events WHERE FALSE",
-                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST")
+                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST, ADD COLUMN cut TINYINT NOT NULL DEFAULT 0")
     # A batch may hold a line twice (re-shipped after a crash): the stage keeps one per origin.
     staged = fit_event_columns(events).dropDuplicates(list(ORIGIN))
     staged.write.jdbc(db.jdbc_url, f"{db.stage_database}.{stage}", mode="append", properties=db.jdbc_properties)
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM {_staged(db, stage)} WHERE cut = 1")
+        (cut,) = cur.fetchone()
     added = merge_staged(db, stage, "process_events", EVENT_COLUMNS, [_EVENT_TIME, *_REST], key=ORIGIN)
+    if cut:
+        log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
     log.info("batch %d: %d new rows in process_events", batch_id, added)
-    return added
+    return Written(added, cut)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from pyspark.sql import types as T
 
-from jobs.database import Database, DatabaseError, write_events
+from jobs.database import Database, DatabaseError, Written, write_events
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +39,12 @@ def test_batch_is_written_once_even_when_replayed(spark, db, loader):
          "h", "f2", 5, "kos-parsed-os-log", 1, 3),
     ]
     batch = spark.createDataFrame(data, EVENT_SCHEMA)
-    assert write_events(batch, 0, loader, "test") == 3
-    assert write_events(batch, 0, loader, "test") == 0  # the replay of batch 0
+    assert write_events(batch, 0, loader, "test") == Written(added=3, cut=0)
+    assert write_events(batch, 0, loader, "test") == Written(added=0, cut=0)  # the replay of batch 0
     overlapping = spark.createDataFrame(data[1:] + [
         (datetime(2026, 9, 28, 12, 28, 5), "vm", "dbus-daemon", 1526, "org.gtk.vfs.Metadata", "ACTIVATED", "h",
          "f2", 90, "kos-parsed-os-log", 1, 4)], EVENT_SCHEMA)
-    assert write_events(overlapping, 1, loader, "test") == 1
+    assert write_events(overlapping, 1, loader, "test").added == 1
     assert rows(db) == [
         (datetime(2026, 2, 24, 20, 29, 42), "dell", "systemd", 1, "Locale Service", "STARTED", "h", "f1", 0),
         (datetime(2020, 5, 30, 22, 0, 46, 599903), "localhost", "systemd", None, "ssh.service", "STARTED", "h",
@@ -61,12 +61,16 @@ def test_batch_is_written_once_even_when_replayed(spark, db, loader):
 
 
 def test_values_longer_than_their_column_are_cut_not_fatal(spark, db, loader):
-    hostile = "x'; DROP TABLE process_events; -- " + "s" * 10_000
-    batch = spark.createDataFrame([(datetime(2026, 1, 1), "h" * 300, "p", 1, hostile, "STARTED", "h", "f", 1,
-                                    "t", 0, 0)], EVENT_SCHEMA)
-    assert write_events(batch, 7, loader, "test") == 1
-    (row,) = rows(db)
-    assert row[4] == hostile[:1024] and row[1] == "h" * 255
+    hostile = "x'; DROP TABLE process_events; -- \\ \u202e\u200b" + "s" * 10_000
+    batch = spark.createDataFrame([
+        (datetime(2026, 1, 1), "h" * 300, "p", 1, hostile, "STARTED", "h", "f", 1, "t", 0, 0),
+        (datetime(2026, 1, 1), "h", "p", 1, hostile[:1024], "STARTED", "h", "f", 2, "t", 0, 1),  # fits exactly
+        (datetime(2026, 1, 1), "h", "p", 1, "<b>\x1b[2J</b>", "STARTED", "h", "f", 3, "t", 0, 2),
+    ], EVENT_SCHEMA)
+    assert write_events(batch, 7, loader, "test") == Written(added=3, cut=1)
+    stored = rows(db)
+    assert [(r[1], r[4]) for r in stored] == [("h" * 255, hostile[:1024]), ("h", hostile[:1024]),
+                                             ("h", "<b>\x1b[2J</b>")]
 
 
 def test_unreachable_database_is_one_clear_error():
@@ -93,7 +97,7 @@ def test_each_account_holds_only_its_rights(cfg, spark, db, loader):
     metrics = Database.from_config(cfg, "metrics")
     batch = spark.createDataFrame([(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "t", 0, 0)],
                                   EVENT_SCHEMA)
-    assert write_events(batch, 0, loader, "rights") == 1
+    assert write_events(batch, 0, loader, "rights").added == 1
     # The metrics account reads events and replaces its own rows; it cannot change an event or the schema.
     assert refused(metrics, "SELECT COUNT(*) FROM process_events") == ""
     assert refused(metrics, "DELETE FROM metrics_top_services WHERE FALSE") == ""
@@ -120,5 +124,5 @@ def test_a_line_twice_in_one_batch_is_one_row(spark, db, loader):
     """A shipper restarted after kill -9 may send a line again; both copies can land in one batch."""
     line = (datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "kos-parsed-os-log", 0)
     batch = spark.createDataFrame([(*line, 10), (*line, 11)], EVENT_SCHEMA)
-    assert write_events(batch, 0, loader, "twice") == 1
+    assert write_events(batch, 0, loader, "twice").added == 1
     assert rows(db) == [(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1)]
