@@ -16,8 +16,20 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 # A line can only be an event if it contains one of these; checked before any regular expression.
+# The columns of Spark's Kafka source that the parser reads: what raw records look like.
+RAW_SCHEMA = T.StructType([
+    T.StructField("value", T.BinaryType()),
+    T.StructField("headers", T.ArrayType(T.StructType([
+        T.StructField("key", T.StringType()), T.StructField("value", T.BinaryType())]))),
+    T.StructField("topic", T.StringType()),
+    T.StructField("partition", T.IntegerType()),
+    T.StructField("offset", T.LongType()),
+    T.StructField("timestamp", T.TimestampType()),
+])
+
 STARTED = "Started "
 ACTIVATED = "Successfully activated"
 

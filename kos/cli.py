@@ -8,12 +8,16 @@
     kos config                                print the effective configuration (secrets masked)
     kos report [--from T] [--to T] [--bucket B] [--out DIR]
                                               the HTML report, CSV and PNG of a stored metrics run
+    kos audit [PATH ...] [--time-zone Z] [--year Y]
+                                              compare the events in source files with process_events;
+                                              exit status 1 on any difference
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from kos import config as kos_config
@@ -38,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--to", dest="end", help="period end as given to jobs/metrics.py (default: all)")
     report.add_argument("--bucket", choices=["minute", "hour", "day"], default="minute")
     report.add_argument("--out", default="out/metrics", help="folder for report.html, CSV and PNG files")
+    audit = sub.add_parser("audit", help="check that every start event in the files is one row in MySQL")
+    audit.add_argument("paths", nargs="*", help="source files (default: shipper.paths)")
+    audit.add_argument("--time-zone", default="UTC", help="zone of classic timestamps, as given to the transform")
+    audit.add_argument("--year", type=int, help="year of classic timestamps, as given to the transform")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -50,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "report":
             return _report(cfg, args.start, args.end, args.bucket, args.out)
+        if args.command == "audit":
+            return _audit(cfg, args.paths, args.time_zone, args.year)
         services: dict[str, list[Service]] = {
             "kafka": [KafkaStack(cfg)], "mariadb": [MariaDBStack(cfg)],
             "spark": [SparkMaster(cfg), SparkWorker(cfg)], "history": [SparkHistory(cfg)],
@@ -96,6 +106,37 @@ def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: 
     for path in write_report(cfg.path(out), results):
         print(path)
     return 0
+
+
+def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int | None) -> int:
+    import glob
+    import socket
+
+    from jobs.audit import audit_files
+    from jobs.database import Database, DatabaseError
+    from jobs.session import spark_session
+    from shipper.checkpoint import CheckpointStore
+
+    sc = cfg.shipper
+    files = paths or sorted({f for pattern in sc.paths for f in glob.glob(pattern)})
+    unreadable = [p for p in files if not os.path.isfile(p) or not os.access(p, os.R_OK)]
+    if not files or unreadable:
+        print(f"kos audit: {printable(', '.join(unreadable) or 'no files')}: not readable files", file=sys.stderr)
+        return 2
+    spark = spark_session("kos-audit", cfg)
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        results = audit_files(spark, Database.from_config(cfg, "metrics"), files, sc.source_id or socket.gethostname(),
+                              CheckpointStore(cfg.path(sc.checkpoint_dir)), sc.fingerprint_bytes, sc.max_line_bytes,
+                              time_zone, year)
+    except DatabaseError as exc:
+        print(f"kos audit: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    finally:
+        spark.stop()
+    for result in results:
+        print(("OK      " if result.ok else "DIFFERS ") + printable(result.line()))
+    return 0 if all(r.ok for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -5,19 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from pyspark.sql import types as T
 
-from jobs.parsing import candidate_lines, dead_letters, events, parse_lines
-
-RAW_SCHEMA = T.StructType([
-    T.StructField("value", T.BinaryType()),
-    T.StructField("headers", T.ArrayType(T.StructType([
-        T.StructField("key", T.StringType()), T.StructField("value", T.BinaryType())]))),
-    T.StructField("topic", T.StringType()),
-    T.StructField("partition", T.IntegerType()),
-    T.StructField("offset", T.LongType()),
-    T.StructField("timestamp", T.TimestampType()),
-])
+from jobs.parsing import RAW_SCHEMA, candidate_lines, dead_letters, events, parse_lines
 
 READ_AT = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 

@@ -1,0 +1,129 @@
+"""The audit: read source files again with the pipeline's own parsing rules and compare the start
+events they hold with the rows of ``process_events``, file by file.
+
+A file's events are found by the origin the shipper gave them: its source id, the file identity
+(taken from the shipper's checkpoint for that path, so a file fingerprinted while it was small is
+recognised) and each line's byte offset. Lines the shipper has not acknowledged yet are counted as
+pending, not as missing. Event times are not compared: for classic timestamps the year depends on
+when a line was read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mysql.connector import errors as mysql_errors
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.database import Database, DatabaseError
+from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
+from shipper.checkpoint import CheckpointStore
+from shipper.identity import FileIdentity, identify
+from shipper.records import split_records
+
+Fields = tuple[str, str, int | None, str, str]  # host, process, pid, service, action
+
+
+@dataclass(frozen=True)
+class FileAudit:
+    path: str
+    file_key: str
+    expected: int
+    present: int
+    missing: list[int] = field(default_factory=list)       # offsets of events with no row
+    unexpected: list[int] = field(default_factory=list)    # offsets of rows with no event in the file
+    differing: list[int] = field(default_factory=list)     # offsets whose row holds other fields
+    dead_letters: int = 0
+    pending: int = 0  # events after the shipper's checkpoint, not shipped yet
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.differing)
+
+    def line(self) -> str:
+        def offsets(values: list[int]) -> str:
+            shown = ", ".join(str(v) for v in values[:5])
+            return f" (at byte {shown}{', ...' if len(values) > 5 else ''})" if values else ""
+
+        return (f"{self.path} [{self.file_key}]: {self.expected} start events expected, {self.present} rows present, "
+                f"{len(self.missing)} missing{offsets(self.missing)}, {len(self.unexpected)} unexpected"
+                f"{offsets(self.unexpected)}, {len(self.differing)} differing{offsets(self.differing)}; "
+                f"{self.dead_letters} dead letters expected; {self.pending} events not shipped yet")
+
+
+def compare(path: str, file_key: str, expected: dict[int, Fields], present: dict[int, Fields],
+            shipped_to: int, dead_letters: int) -> FileAudit:
+    """The audit of one file from its expected events and its rows, both by line offset."""
+    shipped = {o: f for o, f in expected.items() if o < shipped_to}
+    return FileAudit(
+        path=path, file_key=file_key, expected=len(shipped), present=len(present),
+        missing=sorted(set(shipped) - set(present)),
+        unexpected=sorted(set(present) - set(shipped)),
+        differing=sorted(o for o in set(shipped) & set(present) if shipped[o] != present[o]),
+        dead_letters=dead_letters, pending=len(expected) - len(shipped),
+    )
+
+
+def file_records(data: bytes, source: str, path: str, file_key: str, max_line_bytes: int,
+                 read_at: datetime) -> list[tuple]:
+    """The file's complete lines as raw records, one line each, with the origin headers the shipper
+    gives them (and the same cut of over-long lines)."""
+    records, _ = split_records(data, 0, lines_per_record=1, max_line_bytes=max_line_bytes,
+                               max_record_bytes=max(len(data), 1))
+    return [(bytearray(r.value), [("kos.source", source.encode()), ("kos.path", path.encode()),
+                                  ("kos.file", file_key.encode()), ("kos.offset", str(r.offset).encode())],
+             "audit", 0, i, read_at.replace(tzinfo=None)) for i, r in enumerate(records)]
+
+
+def expected_events(spark: SparkSession, records: list[tuple], time_zone: str, year: int | None
+                    ) -> tuple[dict[int, Fields], int]:
+    """The events of ``records`` by line offset, and how many candidates are dead letters."""
+    if not records:
+        return {}, 0
+    parsed = parse_lines(candidate_lines(spark.createDataFrame(records, RAW_SCHEMA)), time_zone, year).cache()
+    events = {r["line_offset"]: (r["host"], r["process"], r["pid"], r["service"], r["action"])
+              for r in parsed.where(F.col("status") == "event").collect()}
+    dead = parsed.where(F.col("status") == "dead_letter").count()
+    parsed.unpersist()
+    return events, dead
+
+
+def stored_events(db: Database, source: str, file_key: str) -> dict[int, Fields]:
+    with db.connect() as conn:
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT origin_offset, host, process, pid, service, action FROM process_events "
+                        "WHERE origin_source = %s AND origin_file = %s", (source, file_key))
+        except mysql_errors.Error as exc:
+            raise DatabaseError(f"reading process_events as {db.user} failed: {exc.msg}") from None
+        return {row[0]: tuple(row[1:]) for row in cur.fetchall()}  # type: ignore[misc]
+
+
+def file_identity(path: str, checkpoints: CheckpointStore, fingerprint_bytes: int) -> tuple[FileIdentity, int]:
+    """The identity the shipper gave the file at ``path`` and how far it shipped it (0 if never)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        done = checkpoints.load(path)
+        if done is not None and done.identity.same_file(fd):
+            return done.identity, done.offset
+        return identify(fd, fingerprint_bytes), 0
+    finally:
+        os.close(fd)
+
+
+def audit_files(spark: SparkSession, db: Database, paths: Iterable[str], source: str, checkpoints: CheckpointStore,
+                fingerprint_bytes: int, max_line_bytes: int, time_zone: str = "UTC",
+                year: int | None = None) -> list[FileAudit]:
+    results = []
+    for path in paths:
+        identity, shipped_to = file_identity(path, checkpoints, fingerprint_bytes)
+        data = Path(path).read_bytes()
+        records = file_records(data, source, path, identity.key, max_line_bytes, datetime.now(UTC))
+        expected, dead = expected_events(spark, records, time_zone, year)
+        results.append(compare(path, identity.key, expected, stored_events(db, source, identity.key), shipped_to, dead))
+    return results
