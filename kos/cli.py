@@ -1,6 +1,7 @@
 """`kos`: the local stack and project tooling.
 
-    kos stack start [--only SERVICE]   start Kafka and MariaDB (idempotent), then create missing topics;
+    kos stack start [--only SERVICE] [--brokers 1|3]
+                                       start Kafka and MariaDB (idempotent), then create missing topics;
                                        --only spark: a standalone master and worker, --only history:
                                        the Spark history server
     kos stack stop  [--only SERVICE]   stop (by default everything that runs)
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     stack = sub.add_parser("stack", help="start, stop or inspect the local Kafka, MariaDB and Spark")
     stack.add_argument("action", choices=["start", "stop", "status"])
     stack.add_argument("--only", choices=["kafka", "mariadb", "spark", "history"], help="act on one service only")
+    stack.add_argument("--brokers", type=int, choices=[1, 3], help="Kafka as one broker or a 3-broker cluster "
+                       "(default: stack.kafka_brokers)")
     sub.add_parser("config", help="print the effective configuration")
     report = sub.add_parser("report", help="write the report of a metrics run stored in MySQL")
     report.add_argument("--from", dest="start", help="period start as given to jobs/metrics.py (default: all)")
@@ -60,8 +64,16 @@ def main(argv: list[str] | None = None) -> int:
             return _report(cfg, args.start, args.end, args.bucket, args.out)
         if args.command == "audit":
             return _audit(cfg, args.paths, args.time_zone, args.year)
+        if args.brokers:
+            cfg = dataclasses.replace(cfg, stack=dataclasses.replace(cfg.stack, kafka_brokers=args.brokers))
+        kafka = KafkaStack(cfg)
+        # Stopping and status cover the other shape of the local Kafka too, if it was ever started.
+        other = KafkaStack(cfg, 3 if kafka.brokers == 1 else 1)
+        kafkas: list[Service] = [kafka]
+        if args.action != "start" and other.home.exists():
+            kafkas.append(other)
         services: dict[str, list[Service]] = {
-            "kafka": [KafkaStack(cfg)], "mariadb": [MariaDBStack(cfg)],
+            "kafka": kafkas, "mariadb": [MariaDBStack(cfg)],
             "spark": [SparkMaster(cfg), SparkWorker(cfg)], "history": [SparkHistory(cfg)],
         }
         if args.only:
@@ -76,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "kafka"):
                 from kos.stack.topics import ensure_topics
 
-                ensure_topics(cfg)
+                ensure_topics(cluster_config(cfg, kafka))
         elif args.action == "stop":
             for service in reversed(chosen):
                 service.stop()
@@ -86,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     except (StackError, kos_config.ConfigError) as exc:
         print(f"kos: {printable(str(exc))}", file=sys.stderr)
         return 1
+
+
+def cluster_config(cfg: kos_config.Config, kafka: KafkaStack) -> kos_config.Config:
+    """``cfg`` pointed at the local cluster's brokers, topics replicated as the cluster allows."""
+    if kafka.brokers == 1:
+        return cfg
+    return dataclasses.replace(cfg, kafka=dataclasses.replace(
+        cfg.kafka, bootstrap_servers=kafka.bootstrap_servers, replication_factor=min(kafka.brokers, 3)))
 
 
 def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: str, out: str) -> int:

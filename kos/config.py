@@ -63,6 +63,8 @@ class StackConfig:
     host: str = "127.0.0.1"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    # 1: a single broker. More: a cluster on loopback, node i on each Kafka port + 100 * (i - 1).
+    kafka_brokers: int = 1
     kafka_sasl_ssl_port: int = 9094
     kafka_ssl_port: int = 9095
     mariadb_port: int = 3306

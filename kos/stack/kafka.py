@@ -7,6 +7,7 @@ import logging
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from kos.config import Config
@@ -27,18 +28,53 @@ log = logging.getLogger(__name__)
 BROKER_POM = "conf/maven/kafka-broker.pom.xml"
 
 
-class KafkaStack:
-    """Install, start, stop and inspect the single local broker described by ``conf/kafka``."""
+@dataclass(frozen=True)
+class Node:
+    """One broker process (broker and controller in one JVM) of the local cluster."""
 
-    def __init__(self, config: Config) -> None:
+    id: int
+    port: int
+    controller_port: int
+    sasl_ssl_port: int
+    ssl_port: int
+    home: Path
+    pid_file: Path
+    log_file: Path
+
+
+class KafkaStack:
+    """Install, start, stop and inspect the local Kafka: one broker (the default), or a cluster of
+    ``brokers`` on loopback whose node i listens on the configured ports + 100 * (i - 1), with
+    replicated internal topics and ``min.insync.replicas=2`` from three brokers on."""
+
+    def __init__(self, config: Config, brokers: int | None = None) -> None:
         self.config = config
-        self.home = config.state_dir / "kafka"
+        self.brokers = brokers or config.stack.kafka_brokers
         self.lib = config.state_dir / "lib" / "kafka"
-        self.pid_file = config.state_dir / "run" / "kafka.pid"
-        self.log_file = config.state_dir / "logs" / "kafka.out"
         self.host = config.stack.host
-        self.port = config.stack.kafka_port
         self.tls = LocalCA(config.state_dir / "tls")
+        stack, state = config.stack, config.state_dir
+        single = self.brokers == 1
+        self.home = state / "kafka" if single else state / "kafka-cluster"
+        self.nodes = [
+            Node(
+                id=i,
+                port=stack.kafka_port + 100 * (i - 1),
+                controller_port=stack.kafka_controller_port + 100 * (i - 1),
+                sasl_ssl_port=stack.kafka_sasl_ssl_port + 100 * (i - 1),
+                ssl_port=stack.kafka_ssl_port + 100 * (i - 1),
+                home=self.home if single else self.home / f"node-{i}",
+                pid_file=state / "run" / ("kafka.pid" if single else f"kafka-node-{i}.pid"),
+                log_file=state / "logs" / ("kafka.out" if single else f"kafka-node-{i}.out"),
+            )
+            for i in range(1, self.brokers + 1)
+        ]
+        self.port = self.nodes[0].port
+        self.pid_file = self.nodes[0].pid_file
+
+    @property
+    def bootstrap_servers(self) -> tuple[str, ...]:
+        return tuple(f"{self.host}:{n.port}" for n in self.nodes)
 
     def install(self) -> None:
         """Copy the broker's jars from the local Maven repository (fetching them once)."""
@@ -56,65 +92,77 @@ class KafkaStack:
             check=True,
         )
 
-    def _java(self, main: str, *args: str) -> list[str]:
+    def _java(self, node: Node, main: str, *args: str) -> list[str]:
         log4j = self.config.project_dir / "conf" / "kafka" / "log4j2.properties"
         return [
             "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={log4j}",
-            f"-Dkos.log.file={self.config.state_dir / 'logs' / 'kafka.log'}",
+            f"-Dkos.log.file={node.log_file.with_suffix('.log')}",
             "-cp", f"{self.lib}/*", main, *args,
         ]
 
-    def _render_properties(self) -> Path:
+    def _render_properties(self, node: Node) -> Path:
         template = (self.config.project_dir / "conf" / "kafka" / "server.properties").read_text()
-        stack = self.config.stack
-        keystore = self.tls.issue("broker", stack.host, hosts=(stack.host, "localhost"))
+        keystore = self.tls.issue("broker", self.host, hosts=(self.host, "localhost"))
+        replication = min(self.brokers, 3)
         text = template.format(
-            node_id=1,
-            quorum_voters=f"1@{stack.host}:{stack.kafka_controller_port}",
-            host=stack.host,
-            port=stack.kafka_port,
-            controller_port=stack.kafka_controller_port,
-            sasl_ssl_port=stack.kafka_sasl_ssl_port,
-            ssl_port=stack.kafka_ssl_port,
+            node_id=node.id,
+            quorum_voters=",".join(f"{n.id}@{self.host}:{n.controller_port}" for n in self.nodes),
+            host=self.host,
+            port=node.port,
+            controller_port=node.controller_port,
+            sasl_ssl_port=node.sasl_ssl_port,
+            ssl_port=node.ssl_port,
             keystore=keystore.pem,
             key_password=keystore.password.read_text().strip(),
             truststore=self.tls.cert,
-            log_dir=self.home / "data",
-            replication_factor=1,
+            log_dir=node.home / "data",
+            replication_factor=replication,
+            min_insync=2 if replication >= 3 else 1,
         )
-        path = self.home / "server.properties"
+        path = node.home / "server.properties"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.chmod(0o600)  # it holds the broker key's password
         path.write_text(text)
         return path
 
+    def _cluster_id(self) -> str:
+        """One id for all nodes of this shape, kept beside their data."""
+        path = self.home / "cluster-id"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_kafka_uuid() + "\n")
+        return path.read_text().strip()
+
     def start(self) -> None:
-        """Start the broker unless it runs already; format its storage on first start."""
-        if running_pid(self.pid_file) is not None:
-            log.info("Kafka already running on %s:%d", self.host, self.port)
-            self.ensure_users()
-            return
-        if port_open(self.host, self.port):
-            raise StackError(f"port {self.host}:{self.port} is taken by another program; "
-                             "stop it or set KOS_STACK_KAFKA_PORT")
-        self.install()
-        props = self._render_properties()
-        if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = _kafka_uuid()
-            subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-                           "--ignore-formatted"),
-                check=True, stdout=subprocess.DEVNULL,
+        """Start every node that is not running (formatting its storage the first time), then make
+        sure the SASL user and client certificate exist."""
+        missing = [n for n in self.nodes if running_pid(n.pid_file) is None]
+        for node in missing:
+            if port_open(self.host, node.port):
+                raise StackError(f"port {self.host}:{node.port} is taken by another program (another shape of "
+                                 "the local Kafka? `kos stack stop`); stop it or set KOS_STACK_KAFKA_PORT")
+        if missing:
+            self.install()
+        for node in missing:
+            props = self._render_properties(node)
+            if not (node.home / "data" / "meta.properties").exists():
+                subprocess.run(
+                    self._java(node, "kafka.tools.StorageTool", "format", "-t", self._cluster_id(), "-c", str(props),
+                               "--ignore-formatted"),
+                    check=True, stdout=subprocess.DEVNULL,
+                )
+            spawn(self._java(node, "kafka.Kafka", str(props)), node.pid_file, node.log_file)
+        for node in missing:
+            wait_until(
+                lambda node=node: port_open(self.host, node.port),  # type: ignore[misc]
+                timeout=120, what=f"Kafka node {node.id} (log: {node.log_file})",
+                alive=lambda node=node: running_pid(node.pid_file) is not None,  # type: ignore[misc]
             )
-        spawn(self._java("kafka.Kafka", str(props)), self.pid_file, self.log_file)
-        wait_until(
-            lambda: port_open(self.host, self.port),
-            timeout=90, what=f"Kafka (log: {self.log_file})",
-            alive=lambda: running_pid(self.pid_file) is not None,
-        )
-        log.info("Kafka started on %s:%d", self.host, self.port)
+            log.info("Kafka node %d started on %s:%d", node.id, self.host, node.port)
+        if not missing:
+            log.info("Kafka already running on %s", ", ".join(self.bootstrap_servers))
         self.ensure_users()
 
     def ensure_users(self) -> None:
@@ -125,7 +173,7 @@ class KafkaStack:
         k = self.config.kafka
         self.tls.issue("client", k.sasl_username)
         password = k.sasl_password or secret_file(self.config.path(k.sasl_password_file))
-        admin = KafkaAdminClient(bootstrap_servers=[f"{self.host}:{self.port}"], client_id="kos-stack")
+        admin = KafkaAdminClient(bootstrap_servers=list(self.bootstrap_servers), client_id="kos-stack")
         try:
             for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):  # one request each: Kafka's rule
                 error = admin.alter_user_scram_credentials(
@@ -136,11 +184,15 @@ class KafkaStack:
             admin.close()
 
     def stop(self) -> None:
-        if terminate(self.pid_file, timeout=60):
-            log.info("Kafka stopped")
+        for node in reversed(self.nodes):
+            if terminate(node.pid_file, timeout=60):
+                log.info("Kafka node %d stopped", node.id)
 
     def status(self) -> str:
-        return describe("kafka", self.pid_file, self.host, self.port, f"data {self.home / 'data'}")
+        if self.brokers == 1:
+            return describe("kafka", self.pid_file, self.host, self.port, f"data {self.home / 'data'}")
+        return "\n".join(describe(f"kafka node {n.id}", n.pid_file, self.host, n.port, f"data {n.home / 'data'}")
+                         for n in self.nodes)
 
 
 def _kafka_uuid() -> str:

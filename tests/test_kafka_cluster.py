@@ -1,0 +1,175 @@
+"""A 3-broker KRaft cluster on loopback (`kos stack start --brokers 3`): the shipper rides out the
+`kill -9` of the broker leading its partition, and every line arrives exactly once, in order."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kos import config as kos_config
+from kos.cli import cluster_config
+from kos.stack.kafka import KafkaStack
+from kos.stack.process import running_pid
+from kos.stack.topics import ensure_topics
+from tests.conftest import read_topic
+from tests.submit import BIN, PROJECT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster(cfg: kos_config.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[kos_config.Config]:
+    """Three brokers on ports 19092, 19192, 19292 (controllers +1), state in a fresh folder."""
+    state = tmp_path_factory.mktemp("cluster")
+    (state / "lib").symlink_to(cfg.state_dir / "lib")  # the broker jars, fetched once by `make setup`
+    environ = {"KOS_STACK_STATE_DIR": str(state), "KOS_STACK_KAFKA_BROKERS": "3", "KOS_STACK_KAFKA_PORT": "19092",
+               "KOS_STACK_KAFKA_CONTROLLER_PORT": "19093", "KOS_STACK_KAFKA_SASL_SSL_PORT": "19094",
+               "KOS_STACK_KAFKA_SSL_PORT": "19095"}
+    three = kos_config.load(environ=environ)
+    stack = KafkaStack(three)
+    stack.start()
+    try:
+        yield cluster_config(three, stack)
+    finally:
+        stack.stop()
+
+
+def describe(cfg: kos_config.Config, topic: str) -> list[dict]:
+    """The topic's partitions as a live broker sees them. kafka-python's admin client bootstraps from one
+    server and may send the request to a dead one: each server is tried, again, for up to 30 s."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for server in cfg.kafka.bootstrap_servers:
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=[server], request_timeout_ms=5000)
+            except KafkaError:
+                continue
+            try:
+                return admin.describe_topics([topic])[0]["partitions"]
+            except KafkaError:
+                continue
+            finally:
+                admin.close()
+        time.sleep(0.5)
+    raise AssertionError("no broker of the cluster answers")
+
+
+def leader_of(cfg: kos_config.Config, topic: str, partition: int) -> int:
+    return next(p["leader_id"] for p in describe(cfg, topic) if p["partition_index"] == partition)
+
+
+def test_the_cluster_replicates_three_times(cluster):
+    ensure_topics(cluster, ["kos-cluster-check"])
+    partitions = describe(cluster, "kos-cluster-check")
+    assert len(partitions) == cluster.kafka.partitions
+    assert all(sorted(p["replica_nodes"]) == [1, 2, 3] and sorted(p["isr_nodes"]) == [1, 2, 3] for p in partitions)
+
+
+def test_shipper_survives_kill_9_of_the_leader(cluster, tmp_path):
+    topic = "kos-cluster-kill"
+    ensure_topics(cluster, [topic])
+    log = tmp_path / "syslog"
+    log.write_bytes(b"")
+    lines: list[bytes] = []
+    done_writing = threading.Event()
+
+    def write() -> None:
+        with open(log, "ab") as f:
+            for batch in range(120):
+                chunk = [f"Nov 28 10:{batch // 60:02d}:{batch % 60:02d} host systemd[1]: Started Unit {batch}-{i}."
+                         .encode() for i in range(2000)]
+                lines.extend(chunk)
+                f.write(b"\n".join(chunk) + b"\n")
+                f.flush()
+                time.sleep(0.1)
+        done_writing.set()
+
+    env = {**os.environ, "KOS_KAFKA_BOOTSTRAP_SERVERS": ",".join(cluster.kafka.bootstrap_servers),
+           "KOS_SHIPPER_CHECKPOINT_DIR": str(tmp_path / "checkpoints"), "KOS_SHIPPER_REQUEST_TIMEOUT_MS": "5000"}
+    shipper = subprocess.Popen([str(BIN / "kos-shipper"), "--no-progress", "--path", str(log), "--topic", topic],
+                               env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        # Once records flow, kill the broker that leads the partition they go to.
+        stack = KafkaStack(kos_config.load(environ={**_stack_env(cluster)}))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _partition_with_data(cluster, topic):
+            time.sleep(0.2)
+        partition = _partition_with_data(cluster, topic)
+        assert partition is not None, "no record reached the cluster"
+        leader = leader_of(cluster, topic, partition)
+        victim = stack.nodes[leader - 1]
+        pid = running_pid(victim.pid_file)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        # The controllers fence the dead broker after its session times out; another replica leads.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and leader_of(cluster, topic, partition) in (leader, -1):
+            time.sleep(0.5)
+        assert leader_of(cluster, topic, partition) not in (leader, -1)
+        stack.start()  # the killed node comes back and catches up
+        writer.join(60)
+        assert done_writing.is_set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _lines_in(cluster, topic) < len(lines):
+            time.sleep(1)
+    finally:
+        shipper.send_signal(signal.SIGTERM)
+        output = shipper.communicate(timeout=60)[0]
+        writer.join(60)
+    shipped = [line for r in read_topic(cluster.kafka.bootstrap_servers, topic) for line in r.value.split(b"\n")]
+    assert len(shipped) == len(lines) == 240_000, output[-3000:]
+    assert shipped == lines  # one partition for the file: exactly once, in order
+    # The restarted broker caught up: every partition is fully in sync again.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(sorted(p["isr_nodes"]) != [1, 2, 3] for p in describe(cluster, topic)):
+        time.sleep(1)
+    assert [sorted(p["isr_nodes"]) for p in describe(cluster, topic)] == [[1, 2, 3]] * cluster.kafka.partitions
+
+
+def _stack_env(cluster: kos_config.Config) -> dict[str, str]:
+    s = cluster.stack
+    return {"KOS_STACK_STATE_DIR": s.state_dir, "KOS_STACK_KAFKA_BROKERS": "3",
+            "KOS_STACK_KAFKA_PORT": str(s.kafka_port),
+            "KOS_STACK_KAFKA_CONTROLLER_PORT": str(s.kafka_controller_port),
+            "KOS_STACK_KAFKA_SASL_SSL_PORT": str(s.kafka_sasl_ssl_port),
+            "KOS_STACK_KAFKA_SSL_PORT": str(s.kafka_ssl_port)}
+
+
+def _end_offsets(cluster: kos_config.Config, topic: str) -> dict[int, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=list(cluster.kafka.bootstrap_servers), group_id=None)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        return {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
+
+
+def _partition_with_data(cluster: kos_config.Config, topic: str) -> int | None:
+    return next((p for p, end in _end_offsets(cluster, topic).items() if end > 0), None)
+
+
+def _lines_in(cluster: kos_config.Config, topic: str) -> int:
+    return sum(len(r.value.split(b"\n")) for r in read_topic(cluster.kafka.bootstrap_servers, topic))
+
+
+def test_status_and_stop_cover_every_node(cluster):
+    out = subprocess.run([str(BIN / "kos"), "stack", "status"], env={**os.environ, **_stack_env(cluster)},
+                         cwd=PROJECT, capture_output=True, text=True, timeout=60).stdout
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("kafka")] == [
+        "kafka node 1", "kafka node 2", "kafka node 3"]
+    assert all("accepting connections" in line for line in out.splitlines() if line.startswith("kafka"))
+    assert Path(cluster.stack.state_dir).is_dir()
