@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -42,26 +43,20 @@ def cluster(cfg: kos_config.Config, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def describe(cfg: kos_config.Config, topic: str) -> list[dict]:
-    """The topic's partitions as a live broker sees them. kafka-python's admin client bootstraps from one
-    server and may send the request to a dead one: each server is tried, again, for up to 30 s."""
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError
-
+    """The topic's partitions (leader, replicas, in-sync replicas) as a live broker reports them, read
+    with kcat: librdkafka moves on to another bootstrap server when one is dead."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        for server in cfg.kafka.bootstrap_servers:
-            try:
-                admin = KafkaAdminClient(bootstrap_servers=[server], request_timeout_ms=5000)
-            except KafkaError:
-                continue
-            try:
-                return admin.describe_topics([topic])[0]["partitions"]
-            except KafkaError:
-                continue
-            finally:
-                admin.close()
+        done = subprocess.run(["kcat", "-b", ",".join(cfg.kafka.bootstrap_servers), "-L", "-t", topic, "-J",
+                               "-m", "5"], capture_output=True, text=True, timeout=30)
+        if done.returncode == 0:
+            (found,) = json.loads(done.stdout)["topics"]
+            if found.get("partitions"):
+                return [{"partition_index": p["partition"], "leader_id": p["leader"],
+                         "replica_nodes": [r["id"] for r in p["replicas"]],
+                         "isr_nodes": [r["id"] for r in p["isrs"]]} for p in found["partitions"]]
         time.sleep(0.5)
-    raise AssertionError("no broker of the cluster answers")
+    raise AssertionError(f"no broker of the cluster describes {topic}")
 
 
 def leader_of(cfg: kos_config.Config, topic: str, partition: int) -> int:
