@@ -42,7 +42,6 @@ with DAG(
         name="kos-metrics",
         conn_id="spark_default",
         packages=",".join(cfg.spark.packages),
-        conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": cfg.path(cfg.spark.event_log_dir).as_uri()},
         application_args=[*interval, "--top", str(cfg.airflow.metrics_top), "--tables-only"],
     )
     report = BashOperator(

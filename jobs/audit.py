@@ -25,6 +25,7 @@ from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
 from shipper.checkpoint import CheckpointStore
 from shipper.identity import FileIdentity, identify
 from shipper.records import split_records
+from shipper.ship import record_headers
 
 Fields = tuple[str, str, int | None, str, str]  # host, process, pid, service, action
 
@@ -75,9 +76,8 @@ def file_records(data: bytes, source: str, path: str, file_key: str, max_line_by
     gives them (and the same cut of over-long lines)."""
     records, _ = split_records(data, 0, lines_per_record=1, max_line_bytes=max_line_bytes,
                                max_record_bytes=max(len(data), 1))
-    return [(bytearray(r.value), [("kos.source", source.encode()), ("kos.path", path.encode()),
-                                  ("kos.file", file_key.encode()), ("kos.offset", str(r.offset).encode())],
-             "audit", 0, i, read_at.replace(tzinfo=None)) for i, r in enumerate(records)]
+    return [(bytearray(r.value), record_headers(source, path, file_key, r.offset, r.cut), "audit", 0, i,
+             read_at.replace(tzinfo=None)) for i, r in enumerate(records)]
 
 
 def expected_events(spark: SparkSession, records: list[tuple], time_zone: str, year: int | None

@@ -142,7 +142,6 @@ class SparkConfig:
 @dataclass(frozen=True)
 class AirflowConfig:
     home: str = ".kos/airflow"
-    pipeline_schedule: str = "*/5 * * * *"
     metrics_schedule: str = "@hourly"
     metrics_bucket: str = "minute"
     metrics_top: int = 10
@@ -170,25 +169,17 @@ class Config:
     def state_dir(self) -> Path:
         return self.path(self.stack.state_dir)
 
-    def mysql_account(self, role: str = "owner") -> tuple[str, str]:
-        """User and password of a MySQL account: ``owner`` (schema and tooling), ``load`` or ``metrics``.
+    def mysql_settings(self, role: str) -> tuple[str, str, str]:
+        """User, password given in the environment ('' if none) and password file of a MySQL account:
+        ``owner`` (schema and tooling), ``load`` or ``metrics``."""
+        prefix, m = MYSQL_ROLES[role], self.mysql
+        return getattr(m, f"{prefix}user"), getattr(m, f"{prefix}password"), getattr(m, f"{prefix}password_file")
 
-        The password comes from the environment (KOS_MYSQL_PASSWORD, KOS_MYSQL_LOAD_PASSWORD,
-        KOS_MYSQL_METRICS_PASSWORD) first, then from the account's secrets file.
-        """
-        prefix = MYSQL_ROLES[role]
-        m = self.mysql
-        user, password = getattr(m, f"{prefix}user"), getattr(m, f"{prefix}password")
-        if password:
-            return user, password
-        pw_file = self.path(getattr(m, f"{prefix}password_file"))
-        try:
-            return user, pw_file.read_text().strip()
-        except FileNotFoundError:
-            raise ConfigError(
-                f"no password for MySQL user {user}: set KOS_MYSQL_{prefix.upper()}PASSWORD or run "
-                f"`kos stack start` to generate {pw_file}"
-            ) from None
+    def mysql_account(self, role: str = "owner") -> tuple[str, str]:
+        """User and password of a MySQL account: the environment (KOS_MYSQL_PASSWORD,
+        KOS_MYSQL_LOAD_PASSWORD, KOS_MYSQL_METRICS_PASSWORD) first, then the account's secrets file."""
+        user, password, password_file = self.mysql_settings(role)
+        return user, self.secret(password, password_file, f"KOS_MYSQL_{MYSQL_ROLES[role].upper()}PASSWORD")
 
     def secret(self, value: str, file: str, variable: str) -> str:
         """A secret given directly (from the environment) or read from ``file``; ConfigError if neither."""

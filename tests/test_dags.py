@@ -128,14 +128,13 @@ def test_metrics_dag_runs_once_for_real(airflow_env, spark, db, loader):
 
 def secrets_in(cfg: kos_config.Config, paths: list[Path], texts: tuple[str, ...] = ()) -> list[str]:
     """Where any of the three MySQL passwords shows up: files under ``paths`` and the ``texts``."""
+    secrets = {role: cfg.mysql_account(role)[1] for role in ("owner", "load", "metrics")}
+    files = [f for root in paths for f in ([root] if root.is_file() else root.rglob("*")) if f.is_file()]
     found = []
-    for role in ("owner", "load", "metrics"):
-        secret = cfg.mysql_account(role)[1].encode()
-        for root in paths:
-            for f in [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()):
-                if secret in f.read_bytes():
-                    found.append(f"{role} password in {f}")
-        found += [f"{role} password in output" for text in texts if secret.decode() in text]
+    for f in files:
+        data = f.read_bytes()
+        found += [f"{role} password in {f}" for role, secret in secrets.items() if secret.encode() in data]
+    found += [f"{role} password in output" for role, secret in secrets.items() for text in texts if secret in text]
     return found
 
 

@@ -24,16 +24,17 @@ from tests.submit import BIN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+# The cluster's shape and ports, away from the session's single broker on 9092.
+CLUSTER = {"KOS_STACK_KAFKA_BROKERS": "3", "KOS_STACK_KAFKA_PORT": "19092", "KOS_STACK_KAFKA_CONTROLLER_PORT": "19093",
+           "KOS_STACK_KAFKA_SASL_SSL_PORT": "19094", "KOS_STACK_KAFKA_SSL_PORT": "19095"}
+
 
 @pytest.fixture(scope="module")
 def cluster(cfg: kos_config.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[kos_config.Config]:
     """Three brokers on ports 19092, 19192, 19292 (controllers +1), state in a fresh folder."""
     state = tmp_path_factory.mktemp("cluster")
     (state / "lib").symlink_to(cfg.state_dir / "lib")  # the broker jars, fetched once by `make setup`
-    environ = {"KOS_STACK_STATE_DIR": str(state), "KOS_STACK_KAFKA_BROKERS": "3", "KOS_STACK_KAFKA_PORT": "19092",
-               "KOS_STACK_KAFKA_CONTROLLER_PORT": "19093", "KOS_STACK_KAFKA_SASL_SSL_PORT": "19094",
-               "KOS_STACK_KAFKA_SSL_PORT": "19095"}
-    three = kos_config.load(environ=environ)
+    three = kos_config.load(environ={**CLUSTER, "KOS_STACK_STATE_DIR": str(state)})
     stack = KafkaStack(three)
     stack.start()
     try:
@@ -97,7 +98,7 @@ def test_shipper_survives_kill_9_of_the_leader(cluster, tmp_path):
     writer.start()
     try:
         # Once records flow, kill the broker that leads the partition they go to.
-        stack = KafkaStack(kos_config.load(environ={**_stack_env(cluster)}))
+        stack = KafkaStack(kos_config.load(environ=_stack_env(cluster)))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not _partition_with_data(cluster, topic):
             time.sleep(0.2)
@@ -134,12 +135,7 @@ def test_shipper_survives_kill_9_of_the_leader(cluster, tmp_path):
 
 
 def _stack_env(cluster: kos_config.Config) -> dict[str, str]:
-    s = cluster.stack
-    return {"KOS_STACK_STATE_DIR": s.state_dir, "KOS_STACK_KAFKA_BROKERS": "3",
-            "KOS_STACK_KAFKA_PORT": str(s.kafka_port),
-            "KOS_STACK_KAFKA_CONTROLLER_PORT": str(s.kafka_controller_port),
-            "KOS_STACK_KAFKA_SASL_SSL_PORT": str(s.kafka_sasl_ssl_port),
-            "KOS_STACK_KAFKA_SSL_PORT": str(s.kafka_ssl_port)}
+    return {**CLUSTER, "KOS_STACK_STATE_DIR": cluster.stack.state_dir}
 
 
 def _end_offsets(cluster: kos_config.Config, topic: str) -> dict[int, int]:

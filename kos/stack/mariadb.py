@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kos.config import MYSQL_ROLES, PROJECT_DIR, Config
+from kos.config import PROJECT_DIR, Config
 from kos.stack.process import (
     StackError,
     describe,
@@ -109,7 +109,7 @@ class MariaDBStack:
                for name in (db, stage)]
         sql += [f"USE `{db}`;", (PROJECT_DIR / "jobs" / "schema.sql").read_text()]
         for role, rights in grants.items():
-            user = getattr(m, f"{MYSQL_ROLES[role]}user")
+            user = self.config.mysql_settings(role)[0]
             quoted = self._password(role).replace("\\", "\\\\").replace("'", "\\'")
             for host in ("127.0.0.1", "localhost"):
                 # Rights are reset each start, so an account holds exactly those listed here.
@@ -122,9 +122,8 @@ class MariaDBStack:
 
     def _password(self, role: str = "owner") -> str:
         """The account's configured password; generated into its git-ignored secrets file on first use."""
-        prefix = MYSQL_ROLES[role]
-        given = getattr(self.config.mysql, f"{prefix}password")
-        return given or secret_file(self.config.path(getattr(self.config.mysql, f"{prefix}password_file")))
+        _, given, password_file = self.config.mysql_settings(role)
+        return given or secret_file(self.config.path(password_file))
 
     def root_sql(self, sql: str) -> str:
         """Run SQL as the server's root over its Unix socket (socket authentication, no password).
