@@ -31,7 +31,7 @@ from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, p
 from jobs.report import render_text, write_report  # noqa: E402
 from jobs.session import spark_session  # noqa: E402
 from kos import config as kos_config  # noqa: E402
-from kos.text import printable  # noqa: E402
+from kos.text import log_to_stderr, printable  # noqa: E402
 
 log = logging.getLogger("kos.metrics")
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("--out", help="folder for the CSV, PNG and HTML files (default: out/metrics)")
     files.add_argument("--tables-only", action="store_true", help="write the MySQL tables only")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_stderr()
     if args.top < 1:
         parser.error("--top must be at least 1")
 

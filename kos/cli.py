@@ -27,7 +27,7 @@ from kos.stack.kafka import KafkaStack
 from kos.stack.mariadb import MariaDBStack
 from kos.stack.process import StackError
 from kos.stack.spark import SparkHistory, SparkMaster, SparkWorker
-from kos.text import printable
+from kos.text import log_to_stderr, printable
 
 Service = KafkaStack | MariaDBStack | SparkMaster | SparkWorker | SparkHistory
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--time-zone", default="UTC", help="zone of classic timestamps, as given to the transform")
     audit.add_argument("--year", type=int, help="year of classic timestamps, as given to the transform")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log_to_stderr(logging.INFO, "%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("mysql.connector").setLevel(logging.WARNING)
 
