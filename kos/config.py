@@ -9,7 +9,9 @@ resolved against the project folder (the parent of the config file's folder).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -28,17 +30,88 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
 
 
+class InvalidValue(ConfigError):
+    """A value outside what its key allows; ``named`` says so under the name the user gave it by."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config key {key} {problem}")
+        self.key = key
+        self.problem = problem
+
+    def named(self, name: str) -> ConfigError:
+        """The same complaint about a value given as ``name`` (an environment variable, a CLI option)."""
+        return ConfigError(f"{name} ({self.key}) {self.problem}")
+
+
+# Constraints on a key, in its field's metadata: one check for the file, the environment and the CLI.
+def _rule(**rule: object) -> dict[str, object]:
+    return {"rule": rule}
+
+
+PORT = _rule(low=1, high=65535)
+POSITIVE = _rule(low=1)
+NOT_NEGATIVE = _rule(low=0)
+# Kafka's own rule for topic names.
+TOPIC = _rule(pattern=r"[A-Za-z0-9._-]{1,249}", what="a Kafka topic name (letters, digits, '.', '_', '-')")
+
+
+class _Section:
+    """Checks every field against the rule in its metadata when a section is built or replaced."""
+
+    section: typing.ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            rule = f.metadata.get("rule")
+            if rule:
+                problem = _broken(rule, getattr(self, f.name))
+                if problem:
+                    raise InvalidValue(f"{self.section}.{f.name}", problem)
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Rules between keys of the section (InvalidValue naming one of them)."""
+
+
+def _broken(rule: Mapping[str, object], value: object) -> str | None:
+    """What is wrong with ``value`` under ``rule`` (None if nothing)."""
+    shown = repr(value)
+    if "choices" in rule and value not in rule["choices"]:  # type: ignore[operator]
+        names = [repr(c) for c in rule["choices"]]  # type: ignore[attr-defined]
+        return f"must be {', '.join(names[:-1])} or {names[-1]}, not {shown}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return f"must be a finite number, not {shown}"
+        low, high = rule.get("low"), rule.get("high")
+        if low is not None and high is not None and not low <= value <= high:  # type: ignore[operator]
+            return f"must be from {low} to {high}, not {shown}"
+        if low is not None and value < low:  # type: ignore[operator]
+            return f"must be at least {low}, not {shown}"
+        if rule.get("above") is not None and value <= rule["above"]:  # type: ignore[operator]
+            return f"must be more than {rule['above']}, not {shown}"
+    if "pattern" in rule:
+        items = value if isinstance(value, tuple) else (value,)
+        if not items and rule.get("nonempty"):
+            return "must not be empty"
+        for item in items:
+            if not re.fullmatch(str(rule["pattern"]), str(item)):
+                return f"must be {rule['what']}, not {item!r}"
+    return None
+
+
 @dataclass(frozen=True)
-class KafkaConfig:
-    bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
-    raw_topic: str = "kos-raw-os-log"
-    parsed_topic: str = "kos-parsed-os-log"
-    dead_letter_topic: str = "kos-dead-letter"
-    partitions: int = 3
-    replication_factor: int = 1
+class KafkaConfig(_Section):
+    section = "kafka"
+    bootstrap_servers: tuple[str, ...] = field(default=("127.0.0.1:9092",), metadata=_rule(
+        pattern=r"[^\s,]+:\d{1,5}", what="HOST:PORT", nonempty=True))
+    raw_topic: str = field(default="kos-raw-os-log", metadata=TOPIC)
+    parsed_topic: str = field(default="kos-parsed-os-log", metadata=TOPIC)
+    dead_letter_topic: str = field(default="kos-dead-letter", metadata=TOPIC)
+    partitions: int = field(default=3, metadata=POSITIVE)
+    replication_factor: int = field(default=1, metadata=POSITIVE)
     # PLAINTEXT, SSL (TLS, with a client certificate when ssl_keystore is set) or SASL_SSL.
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str = "SCRAM-SHA-512"
+    security_protocol: str = field(default="PLAINTEXT", metadata=_rule(choices=("PLAINTEXT", "SSL", "SASL_SSL")))
+    sasl_mechanism: str = field(default="SCRAM-SHA-512", metadata=_rule(choices=("SCRAM-SHA-256", "SCRAM-SHA-512")))
     sasl_username: str = "kos"
     sasl_password_file: str = ".kos/secrets/kafka-password"
     sasl_password: str = field(default="", repr=False)
@@ -48,37 +121,31 @@ class KafkaConfig:
     ssl_key_password_file: str = ""
     ssl_key_password: str = field(default="", repr=False)
 
-    def __post_init__(self) -> None:
-        if self.security_protocol not in ("PLAINTEXT", "SSL", "SASL_SSL"):
-            raise ConfigError(f"config key kafka.security_protocol must be PLAINTEXT, SSL or SASL_SSL, "
-                              f"not {self.security_protocol!r}")
-        if self.sasl_mechanism not in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
-            raise ConfigError(f"config key kafka.sasl_mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, "
-                              f"not {self.sasl_mechanism!r}")
-
 
 @dataclass(frozen=True)
-class StackConfig:
+class StackConfig(_Section):
+    section = "stack"
     state_dir: str = ".kos"
     host: str = "127.0.0.1"
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
+    kafka_port: int = field(default=9092, metadata=PORT)
+    kafka_controller_port: int = field(default=9093, metadata=PORT)
     # 1: a single broker. More: a cluster on loopback, node i on each Kafka port + 100 * (i - 1).
-    kafka_brokers: int = 1
-    kafka_sasl_ssl_port: int = 9094
-    kafka_ssl_port: int = 9095
-    mariadb_port: int = 3306
-    spark_master_port: int = 7077
-    spark_master_ui_port: int = 8090
-    spark_worker_ui_port: int = 8091
-    spark_history_port: int = 18080
-    airflow_port: int = 8080
+    kafka_brokers: int = field(default=1, metadata=POSITIVE)
+    kafka_sasl_ssl_port: int = field(default=9094, metadata=PORT)
+    kafka_ssl_port: int = field(default=9095, metadata=PORT)
+    mariadb_port: int = field(default=3306, metadata=PORT)
+    spark_master_port: int = field(default=7077, metadata=PORT)
+    spark_master_ui_port: int = field(default=8090, metadata=PORT)
+    spark_worker_ui_port: int = field(default=8091, metadata=PORT)
+    spark_history_port: int = field(default=18080, metadata=PORT)
+    airflow_port: int = field(default=8080, metadata=PORT)
 
 
 @dataclass(frozen=True)
-class MysqlConfig:
+class MysqlConfig(_Section):
+    section = "mysql"
     host: str = "127.0.0.1"
-    port: int = 3306
+    port: int = field(default=3306, metadata=PORT)
     database: str = "kos"
     user: str = "kos"
     password_file: str = ".kos/secrets/mysql-password"
@@ -102,52 +169,53 @@ class MysqlConfig:
 
 
 @dataclass(frozen=True)
-class ShipperConfig:
+class ShipperConfig(_Section):
+    section = "shipper"
     paths: tuple[str, ...] = ("/var/log/syslog",)
     rotated: tuple[str, ...] = ("{path}.1",)
     checkpoint_dir: str = ".kos/shipper"
-    start_from: str = "beginning"
+    start_from: str = field(default="beginning", metadata=_rule(choices=("beginning", "end")))
     source_id: str = ""
-    fingerprint_bytes: int = 1024
-    max_line_bytes: int = 1024 * 1024
-    lines_per_record: int = 256
-    round_bytes: int = 4 * 1024 * 1024
-    poll_seconds: float = 0.2
-    compression: str = "lz4"
-    linger_ms: int = 5
-    batch_size: int = 1024 * 1024
-    delivery_timeout_ms: int = 120_000
-    request_timeout_ms: int = 30_000
-    metrics_port: int = 0
+    fingerprint_bytes: int = field(default=1024, metadata=POSITIVE)
+    max_line_bytes: int = field(default=1024 * 1024, metadata=POSITIVE)
+    lines_per_record: int = field(default=256, metadata=POSITIVE)
+    round_bytes: int = field(default=4 * 1024 * 1024, metadata=POSITIVE)
+    poll_seconds: float = field(default=0.2, metadata=_rule(above=0))
+    compression: str = field(default="lz4", metadata=_rule(choices=("none", "gzip", "snappy", "lz4", "zstd")))
+    linger_ms: int = field(default=5, metadata=NOT_NEGATIVE)
+    batch_size: int = field(default=1024 * 1024, metadata=POSITIVE)
+    delivery_timeout_ms: int = field(default=120_000, metadata=POSITIVE)
+    request_timeout_ms: int = field(default=30_000, metadata=POSITIVE)
+    # 0: no metrics endpoint.
+    metrics_port: int = field(default=0, metadata=_rule(low=0, high=65535))
     metrics_host: str = "127.0.0.1"
 
-    def __post_init__(self) -> None:
-        if self.start_from not in ("beginning", "end"):
-            raise ConfigError(f"config key shipper.start_from must be 'beginning' or 'end', not {self.start_from!r}")
-        if self.compression not in ("none", "gzip", "snappy", "lz4", "zstd"):
-            raise ConfigError(f"config key shipper.compression must be none, gzip, snappy, lz4 or zstd, "
-                              f"not {self.compression!r}")
-        for name in ("fingerprint_bytes", "max_line_bytes", "lines_per_record", "round_bytes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"config key shipper.{name} must be at least 1")
+    def _check_together(self) -> None:
+        # The producer's own rule: a record may wait linger_ms, then each request request_timeout_ms.
+        floor = self.linger_ms + self.request_timeout_ms
+        if self.delivery_timeout_ms <= floor:
+            raise InvalidValue("shipper.delivery_timeout_ms", f"must be more than linger_ms + request_timeout_ms "
+                                                               f"({floor}), not {self.delivery_timeout_ms}")
 
 
 @dataclass(frozen=True)
-class SparkConfig:
+class SparkConfig(_Section):
+    section = "spark"
     master: str = "local[2]"
     packages: tuple[str, ...] = ("com.mysql:mysql-connector-j:9.5.0",)
     event_log_dir: str = ".kos/spark-events"
 
 
 @dataclass(frozen=True)
-class AirflowConfig:
+class AirflowConfig(_Section):
+    section = "airflow"
     home: str = ".kos/airflow"
     metrics_schedule: str = "@hourly"
-    metrics_bucket: str = "minute"
-    metrics_top: int = 10
+    metrics_bucket: str = field(default="minute", metadata=_rule(choices=("minute", "hour", "day")))
+    metrics_top: int = field(default=10, metadata=POSITIVE)
     reports_dir: str = "out/reports"
-    retries: int = 3
-    retry_delay_seconds: int = 30
+    retries: int = field(default=3, metadata=NOT_NEGATIVE)
+    retry_delay_seconds: int = field(default=30, metadata=NOT_NEGATIVE)
 
 
 @dataclass(frozen=True)
@@ -243,11 +311,31 @@ def _build(cls: type, section: str, table: dict[str, object], environ: Mapping[s
         if key not in names:
             raise ConfigError(f"unknown config key {section}.{key}")
         values[key] = _check(f"{section}.{key}", hints[key], value)
+    from_env: dict[str, str] = {}
     for key in names:
         env_name = f"KOS_{section}_{key}".upper()
         if env_name in environ:
             values[key] = _from_env(env_name, hints[key], environ[env_name])
-    return cls(**values)
+            from_env[f"{section}.{key}"] = env_name
+    try:
+        return cls(**values)
+    except InvalidValue as exc:
+        raise exc.named(from_env[exc.key]) if exc.key in from_env else exc from None
+
+
+def override(cfg: Config, section: str, values: Mapping[str, tuple[object, str]]) -> Config:
+    """``cfg`` with keys of ``section`` replaced by values given elsewhere (the command line):
+    ``{key: (value, name)}``, values None left out. The same rules as for the file apply; a broken
+    one is reported under its ``name`` (``--lines-per-record``)."""
+    given = {key: value for key, (value, _) in values.items() if value is not None}
+    if not given:
+        return cfg
+    try:
+        replaced = dataclasses.replace(getattr(cfg, section), **given)
+    except InvalidValue as exc:
+        names = {f"{section}.{key}": name for key, (_, name) in values.items()}
+        raise exc.named(names[exc.key]) if exc.key in names else exc from None
+    return dataclasses.replace(cfg, **{section: replaced})
 
 
 def _check(name: str, hint: object, value: object) -> object:
@@ -262,10 +350,20 @@ def _check(name: str, hint: object, value: object) -> object:
     return value
 
 
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+
+
 def _from_env(name: str, hint: object, text: str) -> object:
     if typing.get_origin(hint) is tuple:
         return tuple(part.strip() for part in text.split(",") if part.strip())
+    if hint is bool:
+        word = text.strip().lower()
+        if word in _TRUE + _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"environment variable {name} must be true or false (also 1/0, yes/no), not {text!r}")
     try:
         return hint(text)  # type: ignore[operator]
     except ValueError:
-        raise ConfigError(f"environment variable {name} must be of type {getattr(hint, '__name__', hint)}") from None
+        raise ConfigError(f"environment variable {name} must be of type {getattr(hint, '__name__', hint)}, "
+                          f"not {text!r}") from None

@@ -1,5 +1,7 @@
 """The config loader: file values, environment overrides, errors that name the key."""
 
+import re
+
 import pytest
 
 from kos import config as kos_config
@@ -38,8 +40,34 @@ def test_the_committed_config_loads():
     ("[shipper]\npaths = \"/var/log/syslog\"\n", {}, "shipper.paths must be a list of strings"),
     ("", {"KOS_SHIPPER_ROUND_BYTES": "lots"}, "KOS_SHIPPER_ROUND_BYTES must be of type int"),
     ("[shipper]\nstart_from = \"middle\"\n", {}, "shipper.start_from must be 'beginning' or 'end'"),
-    ("", {"KOS_SHIPPER_LINES_PER_RECORD": "0"}, "shipper.lines_per_record must be at least 1"),
+    ("", {"KOS_SHIPPER_LINES_PER_RECORD": "0"},
+     "KOS_SHIPPER_LINES_PER_RECORD (shipper.lines_per_record) must be at least 1, not 0"),
+    ("[shipper]\nmetrics_port = 99999\n", {}, "config key shipper.metrics_port must be from 0 to 65535, not 99999"),
+    ("[stack]\nkafka_port = 0\n", {}, "config key stack.kafka_port must be from 1 to 65535, not 0"),
+    ("[shipper]\npoll_seconds = nan\n", {}, "config key shipper.poll_seconds must be a finite number, not nan"),
+    ("[kafka]\nraw_topic = \"a/b\"\n", {}, "config key kafka.raw_topic must be a Kafka topic name"),
+    ("", {"KOS_KAFKA_BOOTSTRAP_SERVERS": " , "}, "KOS_KAFKA_BOOTSTRAP_SERVERS (kafka.bootstrap_servers) must not "
+                                                 "be empty"),
+    ("", {"KOS_MYSQL_TLS": "maybe"}, "environment variable KOS_MYSQL_TLS must be true or false (also 1/0, yes/no), "
+                                     "not 'maybe'"),
 ])
 def test_bad_config_is_rejected_with_the_key_name(tmp_path, text, env, message):
-    with pytest.raises(kos_config.ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(kos_config.ConfigError, match=re.escape(message)):
         kos_config.load(write(tmp_path, text), environ=env)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("Yes", True),
+    ("false", False), ("False", False), ("0", False), ("no", False), ("NO", False),
+])
+def test_booleans_from_the_environment_mean_what_they_say(text, value):
+    assert kos_config.load(environ={"KOS_MYSQL_TLS": text}).mysql.tls is value
+
+
+def test_command_line_values_pass_the_same_rules():
+    cfg = kos_config.load(environ={})
+    assert kos_config.override(cfg, "shipper", {"lines_per_record": (8, "--lines-per-record"),
+                                                "metrics_port": (None, "--metrics-port")}).shipper.lines_per_record == 8
+    with pytest.raises(kos_config.ConfigError, match=r"^--lines-per-record \(shipper.lines_per_record\) must be at "
+                                                     r"least 1, not 0$"):
+        kos_config.override(cfg, "shipper", {"lines_per_record": (0, "--lines-per-record")})
