@@ -1,10 +1,11 @@
 """Shipper benchmark: `kos-shipper --once` on a generated 1,000,000-line syslog, next to `kcat -P -l`.
 
-    python bench/shipper.py [--lines 1000000] [--repeat 5] [--lines-per-record 1,16,64,256]
+    python bench/shipper.py [--lines 1000000] [--repeat 5] [--lines-per-record 256]
 
-Each run ships the whole file into a fresh topic on the local broker (`kos stack start`).
-Reports median and spread of lines/s and MB/s (from the process's wall time, start-up
-included, and from the shipper's own clock), and peak RSS. Results: out/bench/shipper.json.
+Each run ships the whole file into a fresh topic on the local broker (`kos stack start`);
+the tools take turns, run by run. Reports median and spread of lines/s and MB/s (from the
+process's wall time, start-up included, and from the shipper's own clock), CPU seconds (user +
+system, all threads), peak RSS, and the ratios to kcat. Results: out/bench/shipper.json.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from kos import config as kos_config  # noqa: E402
 from kos.stack.topics import ensure_topics  # noqa: E402
 
 
-def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in KiB, and stdout of one child process."""
+def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (user + system, all threads), peak RSS in KiB, and stdout of one child process."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -36,7 +37,7 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int,
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{argv[0]} failed (status {status})")
-    return wall, usage.ru_maxrss, out
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, out
 
 
 def summarise(name: str, samples: list[dict[str, float]], lines: int, size: int) -> dict[str, object]:
@@ -48,6 +49,7 @@ def summarise(name: str, samples: list[dict[str, float]], lines: int, size: int)
         "runs": len(samples),
         "wall_s_median": round(wall, 3),
         "wall_s_spread": round(max(walls) - min(walls), 3),
+        "cpu_s_median": round(statistics.median(s["cpu"] for s in samples), 3),
         "lines_per_s": round(lines / wall),
         "mb_per_s": round(size / wall / 1e6, 1),
         "lines_per_s_own_clock": round(lines / statistics.median(own)) if all(own) else None,
@@ -59,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--lines-per-record", default="1,16,64,256")
+    parser.add_argument("--lines-per-record", default="256", help="comma-separated values to compare")
     args = parser.parse_args()
 
     cfg = kos_config.load()
@@ -80,33 +82,42 @@ def main() -> None:
     def kos_run(lpr: int) -> dict[str, float]:
         cp = out_dir / "checkpoints" / uuid.uuid4().hex
         env = dict(os.environ, KOS_SHIPPER_LINES_PER_RECORD=str(lpr))
-        wall, rss, out = run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(data),
-                              "--topic", fresh_topic(), "--checkpoint-dir", str(cp)], env)
+        wall, cpu, rss, out = run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(data),
+                                   "--topic", fresh_topic(), "--checkpoint-dir", str(cp)], env)
         match = re.search(r"(\d+) lines, \d+ bytes, \d+ records in ([\d.]+) s", out)
         if not match or int(match.group(1)) != args.lines:
             raise SystemExit(f"the shipper did not ship every line: {out.strip()}")
-        return {"wall": wall, "own": float(match.group(2)), "rss": rss}
+        return {"wall": wall, "cpu": cpu, "own": float(match.group(2)), "rss": rss}
 
     def kcat_run() -> dict[str, float]:
-        wall, rss, _ = run(["kcat", "-P", "-l", "-b", bootstrap, "-t", fresh_topic(), "-X", "compression.codec=lz4",
-                            "-X", "acks=all", "-X", "enable.idempotence=true", str(data)])
-        return {"wall": wall, "own": 0.0, "rss": rss}
+        wall, cpu, rss, _ = run(["kcat", "-P", "-l", "-b", bootstrap, "-t", fresh_topic(), "-X",
+                                 "compression.codec=lz4", "-X", "acks=all", "-X", "enable.idempotence=true", str(data)])
+        return {"wall": wall, "cpu": cpu, "own": 0.0, "rss": rss}
 
-    results = []
-    for lpr in [int(x) for x in args.lines_per_record.split(",")]:
-        kos_run(lpr)  # warm-up (page cache, broker)
-        results.append({**summarise(f"kos-shipper lines_per_record={lpr}", [kos_run(lpr) for _ in range(args.repeat)],
-                                    args.lines, size), "lines_per_record": lpr})
-    kcat_run()
-    results.append(summarise("kcat -P -l (librdkafka)", [kcat_run() for _ in range(args.repeat)], args.lines, size))
+    # Side by side: each round runs every tool once, so drift of the machine or the broker hits all alike.
+    tools = {f"kos-shipper lines_per_record={lpr}": (lambda lpr=lpr: kos_run(lpr))
+             for lpr in [int(x) for x in args.lines_per_record.split(",")]}
+    tools["kcat -P -l (librdkafka)"] = kcat_run
+    for tool in tools.values():
+        tool()  # warm-up (page cache, broker)
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in tools}
+    for _ in range(args.repeat):
+        for name, tool in tools.items():
+            samples[name].append(tool())
+    results = [summarise(name, runs, args.lines, size) for name, runs in samples.items()]
+    kcat = results[-1]
 
-    header = f"{'tool':42} {'lines/s':>10} {'MB/s':>7} {'own clock':>10} {'wall s':>7} {'spread':>7} {'RSS MiB':>8}"
-    print(f"{args.lines:,} lines, {size / 1e6:.1f} MB, {args.repeat} runs each, medians")
+    header = (f"{'tool':42} {'lines/s':>10} {'MB/s':>7} {'own clock':>10} {'wall s':>7} {'spread':>7} {'CPU s':>6} "
+              f"{'RSS MiB':>8} {'wall/kcat':>9} {'CPU/kcat':>8}")
+    print(f"{args.lines:,} lines, {size / 1e6:.1f} MB, {args.repeat} runs each side by side, medians")
     print(header)
     for r in results:
         own = f"{r['lines_per_s_own_clock']:,}" if r["lines_per_s_own_clock"] else "-"
+        r["wall_vs_kcat"] = round(r["wall_s_median"] / kcat["wall_s_median"], 2)  # type: ignore[operator]
+        r["cpu_vs_kcat"] = round(r["cpu_s_median"] / kcat["cpu_s_median"], 2)  # type: ignore[operator]
         print(f"{r['tool']:42} {r['lines_per_s']:>10,} {r['mb_per_s']:>7} {own:>10} {r['wall_s_median']:>7} "
-              f"{r['wall_s_spread']:>7} {r['peak_rss_mib']:>8}")
+              f"{r['wall_s_spread']:>7} {r['cpu_s_median']:>6} {r['peak_rss_mib']:>8} {r['wall_vs_kcat']:>9} "
+              f"{r['cpu_vs_kcat']:>8}")
     (out_dir / "shipper.json").write_text(json.dumps({"lines": args.lines, "bytes": size, "results": results},
                                                      indent=2))
     print(f"written to {out_dir / 'shipper.json'}")

@@ -1,11 +1,13 @@
 """Checkpoints: per watched path, the file identity and the offset below which Kafka acknowledged everything.
 
 Written atomically (temporary file, fsync, rename, fsync of the folder), so a crash
-leaves either the old or the new checkpoint, never a torn one.
+leaves either the old or the new checkpoint, never a torn one. A checkpoint that cannot
+be read is never taken as "no checkpoint": starting over would ship the whole file again.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -13,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kos.text import show_path
+from shipper.errors import ShipperError
 from shipper.identity import FileIdentity
 
 
@@ -30,39 +34,70 @@ class CheckpointStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _file(self, path: str) -> Path:
-        name = hashlib.sha256(path.encode()).hexdigest()[:16]
+    def prepare(self) -> None:
+        """Make sure checkpoints can be kept: the folder exists (or is made) and is writable."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ShipperError(f"cannot keep checkpoints in {show_path(str(self.directory))}: "
+                               f"{exc.strerror}") from None
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise ShipperError(f"cannot keep checkpoints in {show_path(str(self.directory))}: permission denied")
+
+    def file(self, path: str) -> Path:
+        """Where the checkpoint of ``path`` lives (named by a hash of the path's bytes)."""
+        name = hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
         return self.directory / f"{name}.json"
 
     def load(self, path: str) -> Checkpoint | None:
+        """The checkpoint of ``path``; None if it has none. ShipperError if it has one that cannot be read."""
+        target = self.file(path)
         try:
-            data = json.loads(self._file(path).read_text())
+            data = json.loads(target.read_bytes())
+            identity = FileIdentity.from_json(data["identity"])
+            offset = int(data["offset"])
+            written_at = float(data.get("written_at", 0.0))
+            if offset < 0:
+                raise ValueError("negative offset")
         except FileNotFoundError:
             return None
-        return Checkpoint(data["path"], FileIdentity.from_json(data["identity"]), int(data["offset"]),
-                          float(data.get("written_at", 0.0)))
+        except OSError as exc:
+            raise ShipperError(f"cannot read the checkpoint {show_path(str(target))} of {show_path(path)}: "
+                               f"{exc.strerror}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ShipperError(
+                f"the checkpoint {show_path(str(target))} of {show_path(path)} is corrupt ({type(exc).__name__}); "
+                "the shipper will not guess where to resume: restore it, or delete it to ship the file again from "
+                "its start (lines sent before are sent again and stored once downstream)") from None
+        return Checkpoint(path, identity, offset, written_at)
 
     def save(self, checkpoint: Checkpoint) -> Checkpoint:
-        self.directory.mkdir(parents=True, exist_ok=True)
         stamped = Checkpoint(checkpoint.path, checkpoint.identity, checkpoint.offset, time.time())
-        target = self._file(checkpoint.path)
-        tmp = target.with_suffix(".tmp")
+        raw = os.fsencode(stamped.path)
         payload = json.dumps({
-            "path": stamped.path,
+            "path": raw.decode("utf-8", "backslashreplace"),  # to read; path_b64 is exact
+            "path_b64": base64.b64encode(raw).decode(),
             "identity": stamped.identity.to_json(),
             "offset": stamped.offset,
             "written_at": stamped.written_at,
         }).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        target = self.file(checkpoint.path)
+        tmp = target.with_suffix(".tmp")
         try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, payload)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise ShipperError(f"cannot write the checkpoint {show_path(str(target))} of "
+                               f"{show_path(checkpoint.path)}: {exc.strerror}") from None
         return stamped

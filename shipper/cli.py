@@ -4,7 +4,12 @@
     kos-shipper                              follow the files until SIGTERM / Ctrl-C
     kos-shipper --path /var/log/syslog --path '/var/log/*.log' --from end
 
-Every option defaults to conf/kos.toml ([shipper], [kafka]) and its KOS_* overrides.
+Every option defaults to conf/kos.toml ([shipper], [kafka]) and its KOS_* overrides, and is checked
+by the same rules. A path that exists is that file, whatever characters it holds; a path that does not
+exist and holds glob characters is a pattern.
+
+Exit status: 0 when everything was shipped; 1 when something could not be (a setting, Kafka, a path
+that matches no file with --once, a file skipped), said in one line each on stderr; 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -19,38 +24,40 @@ import time
 
 from kos import config as kos_config
 from kos.kafka_client import python_settings
-from kos.text import printable
+from kos.text import log_to_stderr, printable, show_path
 from shipper.checkpoint import CheckpointStore
+from shipper.errors import ShipperError
 from shipper.publisher import KafkaPublisher, ProducerSettings, PublishError
 from shipper.ship import ShipOptions, Shipper
-from shipper.tail import ShipperError, TailOptions
+from shipper.tail import TailOptions
 
 log = logging.getLogger("shipper")
 
 
-def build_options(cfg: kos_config.Config, args: argparse.Namespace) -> ShipOptions:
+def build_options(cfg: kos_config.Config) -> ShipOptions:
     sc = cfg.shipper
     return ShipOptions(
-        paths=tuple(args.path) if args.path else sc.paths,
+        paths=sc.paths,
         rotated=sc.rotated,
         source_id=sc.source_id or socket.gethostname(),
-        start_from=args.start_from or sc.start_from,
+        start_from=sc.start_from,
         round_bytes=sc.round_bytes,
         poll_seconds=sc.poll_seconds,
         tail=TailOptions(
             fingerprint_bytes=sc.fingerprint_bytes,
-            lines_per_record=args.lines_per_record or sc.lines_per_record,
+            lines_per_record=sc.lines_per_record,
             max_line_bytes=sc.max_line_bytes,
         ),
+        give_up_seconds=sc.delivery_timeout_ms / 1000,
     )
 
 
-def producer_settings(cfg: kos_config.Config, topic: str | None) -> ProducerSettings:
+def producer_settings(cfg: kos_config.Config) -> ProducerSettings:
     sc = cfg.shipper
     security = python_settings(cfg)
     return ProducerSettings(
         bootstrap_servers=security.pop("bootstrap_servers"),
-        topic=topic or cfg.kafka.raw_topic,
+        topic=cfg.kafka.raw_topic,
         security=security,
         compression=sc.compression,
         linger_ms=sc.linger_ms,
@@ -59,6 +66,18 @@ def producer_settings(cfg: kos_config.Config, topic: str | None) -> ProducerSett
         delivery_timeout_ms=sc.delivery_timeout_ms,
         request_timeout_ms=sc.request_timeout_ms,
     )
+
+
+def with_options(cfg: kos_config.Config, args: argparse.Namespace) -> kos_config.Config:
+    """The config with the command line's values in place, checked by the same rules as the file's."""
+    cfg = kos_config.override(cfg, "shipper", {
+        "paths": (tuple(args.path) if args.path else None, "--path"),
+        "start_from": (args.start_from, "--from"),
+        "lines_per_record": (args.lines_per_record, "--lines-per-record"),
+        "checkpoint_dir": (args.checkpoint_dir, "--checkpoint-dir"),
+        "metrics_port": (args.metrics_port, "--metrics-port"),
+    })
+    return kos_config.override(cfg, "kafka", {"raw_topic": (args.topic, "--topic")})
 
 
 class Progress:
@@ -94,11 +113,12 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def connect(publisher: KafkaPublisher, once: bool, stop: threading.Event) -> None:
-    """Reach Kafka: with --once a missing broker is an error; following, the shipper waits for it."""
+def connect(publisher: KafkaPublisher, once: bool, stop: threading.Event, delivery_timeout_s: float) -> None:
+    """Reach Kafka and the topic. Shipping up to the end, a missing broker is an error at once and a missing
+    topic after the delivery timeout; following, the shipper waits for both, saying what it waits for."""
     while not stop.is_set():
         try:
-            publisher.connect()
+            publisher.connect(topic_wait_s=delivery_timeout_s if once else 0.0)
             return
         except PublishError as exc:
             if once:
@@ -121,8 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_stderr(logging.DEBUG if args.verbose else logging.INFO)
     # kafka-python logs every failed reconnect; the shipper says once, in one line, what it waits for.
     logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
 
@@ -137,29 +156,37 @@ def main(argv: list[str] | None = None) -> int:
 
     shipper: Shipper | None = None
     publisher: KafkaPublisher | None = None
+    server = None
     try:
-        cfg = kos_config.load()
-        options = build_options(cfg, args)
-        store = CheckpointStore(cfg.path(args.checkpoint_dir or cfg.shipper.checkpoint_dir))
-        publisher = KafkaPublisher(producer_settings(cfg, args.topic))
+        cfg = with_options(kos_config.load(), args)
+        store = CheckpointStore(cfg.path(cfg.shipper.checkpoint_dir))
+        store.prepare()
+        publisher = KafkaPublisher(producer_settings(cfg))
         progress = Progress(enabled=args.once and sys.stderr.isatty() and not args.no_progress)
-        shipper = Shipper(options, publisher, store, on_progress=progress)  # opens the files: path errors first
-        connect(publisher, once=args.once, stop=stop)
-        metrics_port = cfg.shipper.metrics_port if args.metrics_port is None else args.metrics_port
-        server = None
-        if metrics_port:
+        shipper = Shipper(build_options(cfg), publisher, store,
+                          on_progress=progress)  # opens the files: path errors first
+        if cfg.shipper.metrics_port:
             from shipper.monitor import serve
 
-            server = serve(shipper, cfg.shipper.metrics_host, metrics_port)
-            log.info("metrics on http://%s:%d/metrics", cfg.shipper.metrics_host, metrics_port)
-        shipper.run(follow=not args.once, stop=stop)
+            server = serve(shipper, cfg.shipper.metrics_host, cfg.shipper.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", cfg.shipper.metrics_host, cfg.shipper.metrics_port)
+        if not args.once:
+            shipper.announce_unmatched()
+        if shipper.tails or not args.once:  # with --once and no file to ship, Kafka need not be reached
+            connect(publisher, args.once, stop, cfg.shipper.delivery_timeout_ms / 1000)
+            shipper.run(follow=not args.once, stop=stop)
         progress.finish()
-        if server is not None:
-            server.shutdown()
     except (ShipperError, PublishError, kos_config.ConfigError) as exc:
         print(f"kos-shipper: {printable(str(exc))}", file=sys.stderr)
         return 1
+    except Exception as exc:  # a bug: still one line, the traceback with -v
+        log.debug("unexpected error", exc_info=True)
+        print(f"kos-shipper: unexpected {type(exc).__name__}: {printable(str(exc))} (run with -v for the traceback; "
+              "please report it)", file=sys.stderr)
+        return 1
     finally:
+        if server is not None:
+            server.shutdown()
         if publisher is not None:
             publisher.close()
         if shipper is not None:
@@ -168,7 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kos-shipper: {t['lines']} lines, {t['bytes']} bytes, {t['records']} records in "
           f"{shipper.summary.seconds():.2f} s; {t['rotations']} rotations, {t['truncations']} truncations, "
           f"{t['cut_lines']} cut lines, {shipper.summary.retries} retries")
-    return 0
+    if not args.once:
+        return 0
+    for pattern, why in shipper.unmatched.items():
+        print(f"kos-shipper: nothing shipped from {show_path(pattern)}: {why}", file=sys.stderr)
+    for why in shipper.problems.values():
+        print(f"kos-shipper: {printable(why)} (skipped)", file=sys.stderr)
+    return 1 if shipper.unmatched or shipper.problems else 0
 
 
 if __name__ == "__main__":

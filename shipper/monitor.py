@@ -6,6 +6,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from kos.text import show_path
+from shipper.errors import ShipperError
 from shipper.ship import Shipper
 
 
@@ -31,7 +33,8 @@ def render(shipper: Shipper) -> str:
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value in the exposition format: the path shown as text, quotes and backslashes escaped."""
+    return show_path(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def serve(shipper: Shipper, host: str, port: int) -> ThreadingHTTPServer:
@@ -52,6 +55,10 @@ def serve(shipper: Shipper, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        raise ShipperError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc} "
+                           "(choose another --metrics-port / shipper.metrics_port)") from None
     threading.Thread(target=server.serve_forever, name="kos-metrics", daemon=True).start()
     return server

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaConfigurationError, KafkaError, KafkaTimeoutError
 
-log = logging.getLogger(__name__)
+from shipper.records import Headers
 
-Headers = list[tuple[str, bytes]]
+log = logging.getLogger(__name__)
 
 
 class Delivery(Protocol):
@@ -95,6 +97,34 @@ class _Heard(logging.Handler):
             self.messages.append(message)
 
 
+@contextmanager
+def _listening() -> Iterator[_Heard]:
+    """Hear kafka-python's warnings, even where the shipper silences them (without printing them)."""
+    heard = _Heard()
+    kafka_log = logging.getLogger("kafka")
+    level, propagate = kafka_log.level, kafka_log.propagate
+    if kafka_log.getEffectiveLevel() > logging.WARNING:
+        kafka_log.setLevel(logging.WARNING)
+        kafka_log.propagate = False
+    kafka_log.addHandler(heard)
+    try:
+        yield heard
+    finally:
+        kafka_log.removeHandler(heard)
+        kafka_log.setLevel(level)
+        kafka_log.propagate = propagate
+
+
+def topic_failure(topic: str, servers: Sequence[str], messages: Sequence[str]) -> str:
+    """One sentence for a topic the producer could not find, from what kafka-python logged meanwhile."""
+    where = ", ".join(servers)
+    text = " ".join(messages)
+    if "not authorized" in text:
+        return f"Kafka at {where} does not let this client write to topic {topic}: check its ACLs"
+    return (f"topic {topic} does not exist on Kafka at {where}: create it (`kos stack start` creates the configured "
+            "topics) or check --topic / kafka.raw_topic")
+
+
 def available_compression(requested: str) -> str:
     """``requested`` if this Python has its codec, else the best one it has (zstd, lz4, then gzip)."""
     from kafka import codec
@@ -116,50 +146,54 @@ class KafkaPublisher:
         self.topic = settings.topic
         self.producer: KafkaProducer | None = None
 
-    def connect(self) -> None:
-        """Create the producer (kafka-python bootstraps at once); PublishError if no broker answers."""
+    def connect(self, topic_wait_s: float = 0.0) -> None:
+        """Create the producer (kafka-python bootstraps at once) and find the topic's partitions.
+
+        PublishError if no broker answers, or if the topic is not known to the cluster within
+        ``topic_wait_s`` (at least ``max_block_ms``): it does not exist, or this client may not see it.
+        """
         if self.producer is not None:
             return
         s = self.settings
         compression = available_compression(s.compression)
-        heard = _Heard()
-        kafka_log = logging.getLogger("kafka")
-        # Listen to kafka-python's warnings even where the shipper silences them (without printing them).
-        level, propagate = kafka_log.level, kafka_log.propagate
-        if kafka_log.getEffectiveLevel() > logging.WARNING:
-            kafka_log.setLevel(logging.WARNING)
-            kafka_log.propagate = False
-        kafka_log.addHandler(heard)
-        try:
-            self.producer = KafkaProducer(
-                **s.security,
-                bootstrap_servers=list(s.bootstrap_servers),
-                client_id="kos-shipper",
-                acks="all",
-                enable_idempotence=True,
-                max_in_flight_requests_per_connection=5,
-                compression_type=None if compression == "none" else compression,
-                linger_ms=s.linger_ms,
-                batch_size=s.batch_size,
-                max_request_size=s.max_request_size,
-                delivery_timeout_ms=s.delivery_timeout_ms,
-                request_timeout_ms=s.request_timeout_ms,
-                max_block_ms=s.max_block_ms,
-                retry_backoff_ms=200,
-                reconnect_backoff_max_ms=2000,
-                bootstrap_timeout_ms=min(s.request_timeout_ms, 30_000),
-            )
-        except (KafkaConfigurationError, ValueError) as exc:
-            raise PublishError(f"invalid Kafka producer settings: {exc}") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise PublishError(f"cannot use the TLS files for Kafka: {exc}") from None
-        except KafkaError:
-            sasl = s.security.get("security_protocol") == "SASL_SSL"
-            raise PublishError(connection_failure(s.bootstrap_servers, heard.messages, sasl)) from None
-        finally:
-            kafka_log.removeHandler(heard)
-            kafka_log.setLevel(level)
-            kafka_log.propagate = propagate
+        with _listening() as heard:
+            try:
+                producer = KafkaProducer(
+                    **s.security,
+                    bootstrap_servers=list(s.bootstrap_servers),
+                    client_id="kos-shipper",
+                    acks="all",
+                    enable_idempotence=True,
+                    max_in_flight_requests_per_connection=5,
+                    compression_type=None if compression == "none" else compression,
+                    linger_ms=s.linger_ms,
+                    batch_size=s.batch_size,
+                    max_request_size=s.max_request_size,
+                    delivery_timeout_ms=s.delivery_timeout_ms,
+                    request_timeout_ms=s.request_timeout_ms,
+                    max_block_ms=s.max_block_ms,
+                    retry_backoff_ms=200,
+                    reconnect_backoff_max_ms=2000,
+                    bootstrap_timeout_ms=min(s.request_timeout_ms, 30_000),
+                )
+            except (KafkaConfigurationError, ValueError) as exc:
+                raise PublishError(f"invalid Kafka producer settings: {exc}") from None
+            except (OSError, ssl.SSLError) as exc:
+                raise PublishError(f"cannot use the TLS files for Kafka: {exc}") from None
+            except KafkaError:
+                sasl = s.security.get("security_protocol") == "SASL_SSL"
+                raise PublishError(connection_failure(s.bootstrap_servers, heard.messages, sasl)) from None
+            deadline = time.monotonic() + topic_wait_s
+            while True:
+                try:
+                    producer.partitions_for(self.topic)
+                    break
+                except KafkaError:
+                    if time.monotonic() < deadline:
+                        continue
+                    producer.close(timeout=0)
+                    raise PublishError(topic_failure(self.topic, s.bootstrap_servers, heard.messages)) from None
+        self.producer = producer
 
     def send(self, key: bytes, value: bytes, headers: Headers) -> Delivery:
         self.connect()

@@ -10,9 +10,22 @@ every line before it.
 
 from __future__ import annotations
 
+import os
+from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add
 
 CUT_MARKER = b" [kos: line cut, %d bytes dropped]"
+
+# The Kafka headers that carry a record's origin (read back by jobs/parsing.py and the audit).
+SOURCE_HEADER = "kos.source"  # the machine: [shipper] source_id or the host name
+PATH_HEADER = "kos.path"      # the watched path, its bytes as they are (file names need not be UTF-8)
+FILE_HEADER = "kos.file"      # the file's identity (shipper/identity.py)
+OFFSET_HEADER = "kos.offset"  # byte offset of the record's first line in that file
+CUT_HEADER = "kos.cut"        # bytes dropped from the record's last line, when it was cut
+
+Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -36,8 +49,32 @@ def split_records(
 
     Returns the records and how many bytes of ``buf`` they consumed; the rest (a
     partial last line, or the start of a line longer than ``buf``) is left for the
-    caller to read again with more data.
+    caller to read again with more data. A record ends after ``lines_per_record``
+    lines or at the first line that brings it to ``max_record_bytes``.
     """
+    lines = buf.split(b"\n")[:-1]  # the last piece has no newline yet
+    if not lines:
+        return [], 0
+    lengths = list(map(len, lines))
+    if max(lengths) > max_line_bytes:
+        return _split_cutting(buf, offset, lines_per_record, max_line_bytes, max_record_bytes)
+    # The common case without a Python step per line: ends[i] is where line i's newline ends, in buf.
+    ends = list(accumulate(map(add, lengths, repeat(1))))
+    records: list[Record] = []
+    first, start, count = 0, 0, len(lines)
+    while first < count:
+        last = min(first + lines_per_record, count)  # one past the record's last line
+        if ends[last - 1] - start >= max_record_bytes:
+            last = bisect_left(ends, start + max_record_bytes, first, last) + 1
+        end = ends[last - 1]
+        records.append(Record(offset + start, buf[start : end - 1], last - first, offset + end))
+        first, start = last, end
+    return records, start
+
+
+def _split_cutting(buf: bytes, offset: int, lines_per_record: int, max_line_bytes: int,
+                   max_record_bytes: int) -> tuple[list[Record], int]:
+    """``split_records`` line by line, for a buffer holding a line longer than ``max_line_bytes``."""
     records: list[Record] = []
     start = pos = 0
     lines = 0
@@ -75,3 +112,25 @@ def cut_line(head: bytes, line_length: int, offset: int, max_line_bytes: int) ->
         return Record(offset, head[:line_length], 1, offset + line_length + 1)
     dropped = line_length - max_line_bytes
     return Record(offset, head[:max_line_bytes] + CUT_MARKER % dropped, 1, offset + line_length + 1, cut=dropped)
+
+
+def record_headers(source_id: str, path: str, file_key: str, offset: int, cut: int) -> Headers:
+    """The origin of a record's first line: which machine, which path, which file, which byte.
+
+    Text is encoded the way the system names files (``os.fsencode``), so a path that is not UTF-8
+    travels byte for byte.
+    """
+    headers = [
+        (SOURCE_HEADER, os.fsencode(source_id)),
+        (PATH_HEADER, os.fsencode(path)),
+        (FILE_HEADER, file_key.encode()),
+        (OFFSET_HEADER, str(offset).encode()),
+    ]
+    if cut:
+        headers.append((CUT_HEADER, str(cut).encode()))
+    return headers
+
+
+def record_key(source_id: str, path: str) -> bytes:
+    """The key of every record of one watched path: its lines stay in order on one partition."""
+    return os.fsencode(source_id) + b":" + os.fsencode(path)

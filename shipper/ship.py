@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from kos.text import show_path
 from shipper.checkpoint import CheckpointStore
-from shipper.publisher import Headers, Publisher, PublishError
+from shipper.errors import ShipperError
+from shipper.publisher import Publisher, PublishError
+from shipper.records import record_headers, record_key
 from shipper.tail import Batch, FileTail, TailOptions
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,8 @@ class ShipOptions:
     poll_seconds: float = 0.2
     tail: TailOptions = field(default_factory=TailOptions)
     rescan_seconds: float = 10.0
+    # Shipping up to the end (not following): stop with PublishError once Kafka took nothing for this long.
+    give_up_seconds: float = 120.0
 
 
 @dataclass
@@ -44,21 +50,24 @@ class Summary:
         return time.monotonic() - self.started
 
 
-def record_headers(source_id: str, path: str, file_key: str, offset: int, cut: int) -> Headers:
-    """The origin of a record's first line: which machine, which path, which file, which byte."""
-    headers = [
-        ("kos.source", source_id.encode()),
-        ("kos.path", path.encode()),
-        ("kos.file", file_key.encode()),
-        ("kos.offset", str(offset).encode()),
-    ]
-    if cut:
-        headers.append(("kos.cut", str(cut).encode()))
-    return headers
+def expand(pattern: str) -> tuple[list[str], bool]:
+    """The names ``pattern`` stands for, and whether it was taken as a glob.
+
+    A name that exists is that file, whatever characters it holds (``app[1].log``); only a
+    name that does not exist and has glob characters is a pattern.
+    """
+    if os.path.lexists(pattern) or not glob.has_magic(pattern):
+        return [pattern], False
+    return sorted(glob.glob(pattern)), True
 
 
 class Shipper:
-    """Ships every file matched by ``options.paths`` through ``publisher``, checkpointing in ``store``."""
+    """Ships every file matched by ``options.paths`` through ``publisher``, checkpointing in ``store``.
+
+    A path named explicitly that cannot be shipped (a directory, unreadable) is an error at
+    start. A glob's match that cannot be shipped, or any file that turns unshippable later, is
+    skipped with one warning and listed in ``problems``; the other files go on.
+    """
 
     def __init__(self, options: ShipOptions, publisher: Publisher, store: CheckpointStore,
                  on_progress: Callable[[Shipper], None] | None = None) -> None:
@@ -68,37 +77,85 @@ class Shipper:
         self.tails: dict[str, FileTail] = {}
         self.summary = Summary()
         self.on_progress = on_progress
+        self.problems: dict[str, str] = {}  # file name -> why it is not being shipped
+        self.unmatched: dict[str, str] = {}  # path or pattern -> why nothing is shipped from it (at the last scan)
+        self._announced: set[str] = set()
         self._backoff = 0.0
+        self._failing_since: float | None = None
+        self._last_failure = ""
         self._last_scan = 0.0
-        self._scan()
+        self._scan(first=True)
 
-    def _scan(self) -> None:
+    def _scan(self, first: bool = False) -> None:
         """Pick up files newly matched by the globs; rotated names are followed by their path's tail instead."""
         self._last_scan = time.monotonic()
-        watched: list[str] = []
+        watched: list[tuple[str, bool]] = []
+        unmatched = {}
         for pattern in self.options.paths:
-            watched += sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        rotated = {r.format(path=name) for name in watched for r in self.options.rotated}
-        for name in watched:
-            if name not in self.tails and name not in rotated:
+            names, is_glob = expand(pattern)
+            watched += [(name, is_glob) for name in names]
+            if is_glob and not names:
+                unmatched[pattern] = "no file matches it"
+            elif not is_glob and not os.path.lexists(pattern):
+                unmatched[pattern] = "no such file"
+        self.unmatched = unmatched
+        rotated = {r.format(path=name) for name, _ in watched for r in self.options.rotated}
+        for name, is_glob in watched:
+            if name in self.tails or name in rotated:
+                continue
+            try:
                 self.tails[name] = FileTail(name, self.options.rotated, self.store, self.options.tail,
                                             self.options.start_from)
+                self.problems.pop(name, None)
+            except ShipperError as exc:
+                if first and not is_glob:
+                    raise
+                self._skip(name, str(exc))
+
+    def _skip(self, name: str, why: str) -> None:
+        """Leave ``name`` aside, saying so once (again only if the reason changes)."""
+        if self.problems.get(name) != why:
+            log.warning("%s; skipping it", why)
+        self.problems[name] = why
+
+    def announce_unmatched(self) -> None:
+        """Following: say once of each path or pattern that it names no file yet."""
+        for pattern, why in self.unmatched.items():
+            if pattern not in self._announced:
+                self._announced.add(pattern)
+                log.warning("%s: %s (yet); shipping it once it appears", show_path(pattern), why)
 
     def run(self, follow: bool, stop: threading.Event) -> None:
-        """Ship until caught up (``follow=False``) or until ``stop`` is set."""
+        """Ship until caught up (``follow=False``) or until ``stop`` is set.
+
+        Shipping up to the end, PublishError once Kafka took nothing for ``give_up_seconds``.
+        """
+        if follow:
+            self.announce_unmatched()
         while not stop.is_set():
             if follow and time.monotonic() - self._last_scan > self.options.rescan_seconds:
                 self._scan()
+                self.announce_unmatched()
             progressed = False
-            for tail in list(self.tails.values()):
+            for name, tail in list(self.tails.items()):
                 if stop.is_set():
                     break
-                batch = tail.next_batch(self.options.round_bytes, follow)
-                if batch is not None:
-                    progressed = self._deliver(tail, batch, stop) or progressed
+                if name in self.problems and not follow:
+                    continue  # following, it is tried again: it may be a file again
+                try:
+                    batch = tail.next_batch(self.options.round_bytes, follow)
+                    self.problems.pop(name, None)
+                    if batch is not None:
+                        progressed = self._deliver(tail, batch, stop) or progressed
+                except ShipperError as exc:
+                    self._skip(name, str(exc))
             if self.on_progress is not None:
                 self.on_progress(self)
             if self._backoff:
+                if not follow and self._failing_since is not None and \
+                        time.monotonic() - self._failing_since > self.options.give_up_seconds:
+                    raise PublishError(f"Kafka took no record for {self.options.give_up_seconds:.0f} s "
+                                       f"(the delivery timeout); last error: {self._last_failure}")
                 stop.wait(self._backoff)
             elif not progressed:
                 if not follow:
@@ -107,7 +164,7 @@ class Shipper:
 
     def _deliver(self, tail: FileTail, batch: Batch, stop: threading.Event) -> bool:
         """Send one batch and wait for Kafka; True if all of it was acknowledged."""
-        key = f"{self.options.source_id}:{tail.path}".encode()
+        key = record_key(self.options.source_id, tail.path)
         file_key = batch.identity.key
         deliveries = []
         failure: BaseException | None = None
@@ -134,12 +191,16 @@ class Shipper:
             if self._backoff:
                 log.info("Kafka takes records again; shipping resumed")
             self._backoff = 0.0
+            self._failing_since = None
             return True
         tail.acknowledged(batch, acked)
         self.summary.retries += 1
         self._backoff = min(max(self._backoff * 2, 0.5), 5.0)
+        if acked or self._failing_since is None:
+            self._failing_since = time.monotonic()
+        self._last_failure = str(failure)
         log.warning("Kafka did not acknowledge records of %s (%s); holding at the last acknowledged byte and "
-                    "retrying in %.1f s", tail.path, failure, self._backoff)
+                    "retrying in %.1f s", show_path(tail.path), failure, self._backoff)
         return False
 
     def totals(self) -> dict[str, int]:

@@ -16,7 +16,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kos.text import show_path
 from shipper.checkpoint import Checkpoint, CheckpointStore
+from shipper.errors import ShipperError
 from shipper.identity import FileIdentity, identify
 from shipper.records import Record, cut_line, split_records
 
@@ -24,9 +26,7 @@ log = logging.getLogger(__name__)
 
 SCAN_CHUNK = 1024 * 1024
 
-
-class ShipperError(RuntimeError):
-    """A watched file cannot be shipped; the message names it and says why."""
+__all__ = ["Batch", "FileTail", "ShipperError", "TailOptions"]
 
 
 @dataclass
@@ -90,8 +90,6 @@ class FileTail:
 
     def _resume(self, checkpoint: Checkpoint | None, start_from: str) -> None:
         fd = self._open(self.path)
-        if fd is None:
-            log.warning("%s does not exist (yet); it will be shipped once it appears", self.path)
         if checkpoint is None:
             if fd is not None:
                 ident = identify(fd, self.options.fingerprint_bytes)
@@ -110,15 +108,16 @@ class FileTail:
         # Renamed while we were stopped: find the old file among the rotated names, then read
         # every newer one from its start.
         for index, name in enumerate(self.rotated):
-            rfd = self._open(name)
+            rfd = self._open_rotated(name)
             if rfd is None:
                 continue
             if old.same_file(rfd):
-                log.info("%s was rotated while stopped; finishing %s from byte %d", self.path, name, checkpoint.offset)
+                log.info("%s was rotated while stopped; finishing %s from byte %d", show_path(self.path),
+                         show_path(name), checkpoint.offset)
                 self.stats.rotations += 1
                 self.sources.append(Source(rfd, old, checkpoint.offset, name, rotated_at=0.0))
                 for newer in reversed(self.rotated[:index]):
-                    nfd = self._open(newer)
+                    nfd = self._open_rotated(newer)
                     if nfd is not None:
                         self.sources.append(Source(nfd, identify(nfd, self.options.fingerprint_bytes), 0, newer,
                                                    rotated_at=0.0))
@@ -126,7 +125,8 @@ class FileTail:
             os.close(rfd)
         else:
             log.warning("%s: the file checkpointed at byte %d is gone (not found among %s); reading the current "
-                        "file from its start", self.path, checkpoint.offset, ", ".join(self.rotated) or "no names")
+                        "file from its start", show_path(self.path), checkpoint.offset,
+                        ", ".join(show_path(r) for r in self.rotated) or "no names")
         if fd is not None:
             self.sources.append(Source(fd, identify(fd, self.options.fingerprint_bytes), 0, self.path))
         if self.sources:
@@ -138,15 +138,24 @@ class FileTail:
         except FileNotFoundError:
             return None
         except PermissionError:
-            raise ShipperError(f"cannot read {name}: permission denied (run as root or in group adm)") from None
+            raise ShipperError(f"cannot read {show_path(name)}: permission denied (run as root or in group adm)"
+                               ) from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise ShipperError(f"cannot read {name}: too many levels of symbolic links") from None
-            raise ShipperError(f"cannot read {name}: {exc.strerror}") from None
+                raise ShipperError(f"cannot read {show_path(name)}: too many levels of symbolic links") from None
+            raise ShipperError(f"cannot read {show_path(name)}: {exc.strerror}") from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise ShipperError(f"cannot ship {name}: not a regular file")
+            raise ShipperError(f"cannot ship {show_path(name)}: not a regular file")
         return fd
+
+    def _open_rotated(self, name: str) -> int | None:
+        """A rotated name, if it is a file we can read: anything else there cannot be a file of ours."""
+        try:
+            return self._open(name)
+        except ShipperError as exc:
+            log.debug("not a rotated file of %s: %s", show_path(self.path), exc)
+            return None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -214,7 +223,7 @@ class FileTail:
         self.stats.truncations += 1
         new = src.identity.next_generation(src.fd, self.options.fingerprint_bytes)
         log.warning("%s was truncated or rewritten (size %d, read up to %d); reading it again from byte 0",
-                    src.name, size, src.pos)
+                    show_path(src.name), size, src.pos)
         # copytruncate: the bytes we had not read yet may survive in the copy.
         copy = self._find_copy(src)
         self.sources[0] = Source(src.fd, new, 0, src.name, src.rotated_at)
@@ -224,11 +233,11 @@ class FileTail:
 
     def _find_copy(self, src: Source) -> Source | None:
         for name in self.rotated:
-            fd = self._open(name)
+            fd = self._open_rotated(name)
             if fd is None:
                 continue
             if os.fstat(fd).st_size > src.pos and src.identity.same_content(fd):
-                log.info("finishing the unread tail of %s from its copy %s", src.name, name)
+                log.info("finishing the unread tail of %s from its copy %s", show_path(src.name), show_path(name))
                 return Source(fd, src.identity, src.pos, name, rotated_at=0.0)
             os.close(fd)
         return None
@@ -244,7 +253,8 @@ class FileTail:
         if fd is None:
             return
         self.stats.rotations += 1
-        log.info("%s was rotated; finishing the old file, then reading the new one from its start", self.path)
+        log.info("%s was rotated; finishing the old file, then reading the new one from its start",
+                 show_path(self.path))
         src.rotated_at = time.monotonic()
         self.sources.append(Source(fd, identify(fd, self.options.fingerprint_bytes), 0, self.path))
 

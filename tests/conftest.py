@@ -113,7 +113,7 @@ def shipped_lines(records: list) -> list[ShippedLine]:
     """Expand records (one line or a newline-joined run) into lines with their origins."""
     out = []
     for rec in records:
-        headers = {k: v.decode() for k, v in rec.headers}
+        headers = {k: os.fsdecode(v) for k, v in rec.headers}  # a path need not be UTF-8
         offset = int(headers["kos.offset"])
         for line in rec.value.split(b"\n"):
             out.append(ShippedLine(headers["kos.source"], headers["kos.path"], headers["kos.file"], offset, line))

@@ -6,10 +6,14 @@ are quick and pin down the file handling itself.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from shipper.checkpoint import CheckpointStore
 from shipper.publisher import MemoryPublisher
@@ -208,3 +212,101 @@ def test_a_new_file_in_place_of_a_deleted_one_is_read_from_its_start(tmp_path):
     run(log, cp, pub)
     assert lines_of(pub)[6:] == [b"Mar  2 00:00:00 other app[9]: replacement"]
     assert len(set(origins_of(pub))) == 7
+
+
+# -- names as they come (newcomer bugs: literal brackets, escape sequences, bytes that are not UTF-8) --------------
+
+
+def ship_paths(patterns: list[str], cp: Path, pub: MemoryPublisher) -> Shipper:
+    options = ShipOptions(paths=patterns, rotated=["{path}.1"], source_id="t")
+    shipper = Shipper(options, pub, CheckpointStore(cp))
+    shipper.run(follow=False, stop=threading.Event())
+    shipper.close()
+    return shipper
+
+
+def test_an_existing_name_with_glob_characters_is_that_file(tmp_path):
+    """`app[1].log` and a name holding a CSI escape (ESC [) exist: they are files, not patterns."""
+    cp, pub = tmp_path / "cp", MemoryPublisher()
+    literal, csi = tmp_path / "app[1].log", tmp_path / "csi\x1b[31m.log"
+    literal.write_bytes(b"from app[1]\n")
+    csi.write_bytes(b"from csi\n")
+    shipper = ship_paths([str(literal), str(csi)], cp, pub)
+    assert lines_of(pub) == [b"from app[1]", b"from csi"]
+    assert shipper.unmatched == {} and shipper.problems == {}
+
+
+def test_a_pattern_or_path_that_names_no_file_is_reported(tmp_path):
+    cp, pub = tmp_path / "cp", MemoryPublisher()
+    (tmp_path / "real.log").write_bytes(b"x\n")
+    shipper = ship_paths([str(tmp_path / "*.log"), str(tmp_path / "nope[0-9].log"), str(tmp_path / "gone.log")],
+                         cp, pub)
+    assert lines_of(pub) == [b"x"]
+    assert shipper.unmatched == {str(tmp_path / "nope[0-9].log"): "no file matches it",
+                                 str(tmp_path / "gone.log"): "no such file"}
+
+
+def test_a_name_that_is_not_utf8_travels_byte_for_byte_and_resumes(tmp_path):
+    """Paths are bytes: header, key and checkpoint carry them losslessly; the other files of the glob go on."""
+    cp, pub = tmp_path / "cp", MemoryPublisher()
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9\xff.log"
+    with open(raw, "wb") as f:
+        f.write(b"first\n")
+    (tmp_path / "plain.log").write_bytes(b"plain\n")
+    ship_paths([str(tmp_path / "*.log")], cp, pub)
+    assert sorted(lines_of(pub)) == [b"first", b"plain"]
+    key, _, headers = next(sent for sent in pub.sent if sent[1] == b"first")
+    assert dict(headers)["kos.path"] == raw
+    assert key == b"t:" + raw
+    stored = [json.loads(p.read_text()) for p in cp.glob("*.json")]
+    assert sorted(base64.b64decode(c["path_b64"]) for c in stored) == sorted([raw, os.fsencode(str(tmp_path))
+                                                                             + b"/plain.log"])
+    with open(raw, "ab") as f:
+        f.write(b"second\n")
+    ship_paths([str(tmp_path / "*.log")], cp, pub)  # resumes from its checkpoint: nothing sent twice
+    assert sorted(lines_of(pub)) == [b"first", b"plain", b"second"]
+
+
+def test_following_a_glob_a_directory_or_fifo_that_appears_is_skipped_once(tmp_path, caplog):
+    cp, pub = tmp_path / "cp", MemoryPublisher()
+    watched = tmp_path / "logs"
+    watched.mkdir()
+    (watched / "a.log").write_bytes(b"a1\n")
+    options = ShipOptions(paths=[str(watched / "*")], rotated=[], source_id="t", poll_seconds=0.02,
+                          rescan_seconds=0.05)
+    shipper = Shipper(options, pub, CheckpointStore(cp))
+    stop = threading.Event()
+    follower = threading.Thread(target=shipper.run, kwargs={"follow": True, "stop": stop})
+    follower.start()
+    try:
+        wait(lambda: lines_of(pub) == [b"a1"])
+        (watched / "sub").mkdir()
+        os.mkfifo(watched / "pipe")
+        wait(lambda: len(shipper.problems) == 2)
+        (watched / "b.log").write_bytes(b"b1\n")
+        append(watched / "a.log", "a2")
+        wait(lambda: sorted(lines_of(pub)) == [b"a1", b"a2", b"b1"])
+        time.sleep(0.3)  # several rescans: still one warning each
+        assert follower.is_alive()
+    finally:
+        stop.set()
+        follower.join()
+        shipper.close()
+    assert sorted(shipper.problems) == [str(watched / "pipe"), str(watched / "sub")]
+    skipped = [r.getMessage() for r in caplog.records if "skipping it" in r.getMessage()]
+    assert sorted(skipped) == [f"cannot ship {watched}/pipe: not a regular file; skipping it",
+                               f"cannot ship {watched}/sub: not a regular file; skipping it"]
+
+
+def test_a_corrupt_checkpoint_is_refused_not_reset(tmp_path):
+    from shipper.errors import ShipperError
+
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    append(log, *numbered("a", 4))
+    run(log, cp, pub)
+    checkpoint = next(cp.glob("*.json"))
+    checkpoint.write_bytes(checkpoint.read_bytes()[:20])
+    with pytest.raises(ShipperError, match=rf"the checkpoint {checkpoint} of {log} is corrupt \(JSONDecodeError\); "
+                                           "the shipper will not guess where to resume"):
+        make(log, cp, pub)
+    assert len(pub.sent) == 2  # nothing sent again

@@ -361,3 +361,51 @@ def test_rsyslog_writes_logrotate_rotates(cfg, topic, tmp_path):
         daemon.terminate()
         daemon.wait(timeout=30)
     assert logged() == first + second
+
+
+@pytest.mark.slow
+def test_following_a_glob_survives_odd_entries_and_ships_names_as_bytes(cfg, topic, tmp_path):
+    """A file whose name is not UTF-8, a directory and a FIFO appear under a watched glob: the shipper goes on,
+    the odd entries are skipped with one warning each, and the file's path travels byte for byte."""
+    watched, cp = tmp_path / "logs", tmp_path / "cp"
+    watched.mkdir()
+    append(watched / "plain.log", numbered("plain", 3))
+    env = cli_env(topic, watched / "*", cp)
+    proc = subprocess.Popen(cli(), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: len(topic_lines(cfg, topic)) == 3, 30, "the first file")
+        raw = os.fsencode(str(watched)) + b"/caf\xe9\xff.log"
+        with open(raw, "wb") as f:
+            f.write(b"".join(line + b"\n" for line in numbered("odd", 4)))
+        (watched / "sub").mkdir()
+        os.mkfifo(watched / "pipe")
+        wait_for(lambda: len(topic_lines(cfg, topic)) == 7, 60, "the file with the odd name")
+        time.sleep(12)  # past the next rescan: still running, nothing warned twice
+        assert proc.poll() is None, "the shipper ended"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    odd = [s for s in shipped_lines_raw(read_topic(cfg.kafka.bootstrap_servers, topic)) if s[0] == raw]
+    assert [line for _, line in odd] == numbered("odd", 4)
+    assert err.count(b"not a regular file; skipping it") == 2
+
+
+def shipped_lines_raw(records: list) -> list[tuple[bytes, bytes]]:
+    """(kos.path header bytes, line) for every line of ``records``."""
+    return [(dict(r.headers)["kos.path"], line) for r in records for line in r.value.split(b"\n")]
+
+
+@pytest.mark.slow
+def test_once_to_a_topic_that_does_not_exist_gives_up_naming_it(cfg, kafka, tmp_path):
+    log, cp = tmp_path / "syslog", tmp_path / "cp"
+    append(log, numbered("lost", 2))
+    env = cli_env("kos-no-such-topic", log, cp, KOS_SHIPPER_REQUEST_TIMEOUT_MS="2000",
+                  KOS_SHIPPER_DELIVERY_TIMEOUT_MS="4000")
+    started = time.monotonic()
+    done = subprocess.run(cli("--once"), env=env, capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 60
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"kos-shipper: topic kos-no-such-topic does not exist on Kafka at {cfg.kafka.bootstrap_servers[0]}: create it "
+        "(`kos stack start` creates the configured topics) or check --topic / kafka.raw_topic")

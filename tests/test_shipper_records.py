@@ -1,5 +1,8 @@
 """Cutting bytes into records: offsets, grouping, long lines, partial lines."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shipper.records import CUT_MARKER, cut_line, split_records
 
 
@@ -64,3 +67,14 @@ def test_cut_line_for_a_line_longer_than_one_read():
     assert rec.value == b"y" * 10 + CUT_MARKER % 4_999_990
     short = cut_line(b"abc", line_length=3, offset=0, max_line_bytes=10)
     assert (short.value, short.cut, short.end) == (b"abc", 0, 4)
+
+
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=60), st.binary(max_size=10),
+       st.integers(1, 8), st.integers(1, 200), st.integers(5, 50))
+def test_the_fast_cut_equals_the_line_by_line_cut(lines, tail, k, max_record, max_line):
+    """Without over-long lines the records come from C-level splitting; they must be those of the line loop."""
+    from shipper.records import _split_cutting
+
+    buf = b"".join(line + b"\n" for line in lines) + tail.replace(b"\n", b"")
+    fast = split_records(buf, 77, lines_per_record=k, max_line_bytes=max_line, max_record_bytes=max_record)
+    assert fast == _split_cutting(buf, 77, k, max_line, max_record)
