@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 KOS     := $(VENV)/bin/kos
 APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium openssl
 
-.PHONY: help setup apt venv maven stack-start stack-stop stack-status demo test test-unit lint bench airflow history clean
+.PHONY: help setup apt venv maven spark-conf stack-start stack-stop stack-status demo test test-unit lint bench airflow history clean
 
 help:
 	@echo "make demo        set up, start the local stack, ship the syslog, show what arrived"
@@ -18,7 +18,7 @@ help:
 	@echo "make bench       benchmarks: shipper next to kcat, MySQL sink next to LOAD DATA, metrics next to MariaDB's SQL (out/bench/)"
 	@echo "make lint        ruff and mypy"
 
-setup: apt venv maven
+setup: apt venv maven spark-conf
 
 # Debian packages, installed only when missing. KOS runs its own MariaDB (kos stack), so a system
 # server the package may have started is stopped to free port 3306.
@@ -37,6 +37,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[spark,dev,airflow]'
 	touch $@
+
+# Spark processes started from the virtualenv read conf/spark (spark-env.sh: a local-master driver binds to the
+# stack's host, its UI included, which Spark takes from SPARK_LOCAL_IP only).
+spark-conf: $(VENV)/.installed
+	ln -sfn $(CURDIR)/conf/spark "$$($(PY) -c 'from pyspark.find_spark_home import _find_spark_home as f; print(f())')/conf"
 
 # The JDBC driver and Spark's Kafka connector into ~/.m2 (Spark's --packages resolves from there), the Kafka broker's class path
 # into .kos/lib/kafka.

@@ -1,0 +1,18 @@
+# Spark's environment for every Spark process started from the project's virtualenv (`make setup`
+# links this folder as pyspark's conf/). Spark reads the address its UI binds to only from
+# SPARK_LOCAL_IP, so a driver with a local master (what KOS runs by default) gets the stack's host:
+# UI, RPC and block manager on loopback. Any SPARK_LOCAL_IP set beforehand is kept; a driver for a
+# cluster (--master spark://..., yarn, k8s://...) is left alone (see README, "What listens where").
+if [ -z "${SPARK_LOCAL_IP:-}" ]; then
+  kos_master=local
+  kos_previous=
+  for kos_arg in "$@"; do
+    case "$kos_previous" in --master) kos_master=$kos_arg ;; esac
+    case "$kos_arg" in --master=*) kos_master=${kos_arg#--master=} ;; esac
+    kos_previous=$kos_arg
+  done
+  case "$kos_master" in
+    local*) SPARK_LOCAL_IP=${KOS_STACK_HOST:-127.0.0.1} ;;
+  esac
+  unset kos_master kos_previous kos_arg
+fi
