@@ -24,8 +24,7 @@ from jobs.database import Database, DatabaseError
 from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
 from shipper.checkpoint import CheckpointStore
 from shipper.identity import FileIdentity, identify
-from shipper.records import split_records
-from shipper.ship import record_headers
+from shipper.records import record_headers, split_records
 
 Fields = tuple[str, str, int | None, str, str]  # host, process, pid, service, action
 
