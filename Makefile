@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 KOS     := $(VENV)/bin/kos
 APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium openssl
 
-.PHONY: help setup apt venv maven spark-conf stack-start stack-stop stack-status demo test test-unit lint bench airflow history clean
+.PHONY: help setup apt venv maven spark-conf proto stack-start stack-stop stack-status demo test test-unit lint bench airflow history clean
 
 help:
 	@echo "make demo        set up, start the local stack, ship the syslog, show what arrived"
@@ -17,6 +17,7 @@ help:
 	@echo "make history     the Spark history server over the jobs' event logs, on 127.0.0.1:18080"
 	@echo "make bench       benchmarks: shipper next to kcat, MySQL sink next to LOAD DATA, metrics next to MariaDB's SQL (out/bench/)"
 	@echo "make lint        ruff and mypy"
+	@echo "make proto       rebuild descriptors/kos.desc from proto/"
 
 setup: apt venv maven spark-conf
 
@@ -49,6 +50,11 @@ maven: $(VENV)/.installed
 	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=com.mysql:mysql-connector-j:9.5.0
 	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0
 	$(PY) -c "from kos import config; from kos.stack.kafka import KafkaStack; KafkaStack(config.load()).install()"
+
+# The protobuf contract: descriptors/kos.desc from proto/ (checked in; a test fails when it is stale).
+proto: $(VENV)/.installed
+	$(PY) -m grpc_tools.protoc -Iproto --include_imports --descriptor_set_out=descriptors/kos.desc \
+	    $$(cd proto && find . -name '*.proto' | sort | sed 's|^\./||')
 
 stack-start: setup
 	$(KOS) stack start

@@ -1,4 +1,4 @@
-"""Load benchmark: the load job's MySQL sink (jobs/database.write_events, as the load account) writing
+"""Load benchmark: the load job's MySQL sink (jobs/events_table.write_events, as the load account) writing
 N events, next to MariaDB's own LOAD DATA LOCAL INFILE of the same rows as the reference limit.
 
     python bench/load.py [--events 1000000] [--repeat 3]
@@ -25,7 +25,8 @@ sys.path.insert(0, str(PROJECT))
 from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from jobs.database import JDBC_PACKAGE, Database, ensure_schema, write_events  # noqa: E402
+from jobs.database import Database, ensure_schema  # noqa: E402
+from jobs.events_table import write_events  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 from kos.stack.mariadb import MariaDBStack  # noqa: E402
 
@@ -101,7 +102,7 @@ def main() -> None:
     ensure_schema(owner)
 
     spark = (SparkSession.builder.master("local[2]").appName("kos-bench-load")
-             .config("spark.sql.session.timeZone", "UTC").config("spark.jars.packages", JDBC_PACKAGE)
+             .config("spark.sql.session.timeZone", "UTC").config("spark.jars.packages", cfg.spark.jdbc_package)
              .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false").getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
     events = generated_events(spark, args.events).cache()

@@ -41,7 +41,7 @@ with DAG(
         application=str(cfg.project_dir / "jobs" / "metrics.py"),
         name="kos-metrics",
         conn_id="spark_default",
-        packages=",".join(cfg.spark.packages),
+        packages=",".join(cfg.spark.job_packages("metrics")),
         application_args=[*interval, "--top", str(cfg.airflow.metrics_top), "--tables-only"],
     )
     report = BashOperator(

@@ -1,41 +1,27 @@
-"""MySQL / MariaDB at the edges of the jobs: connection settings, schema, and idempotent batch writes.
+"""MySQL / MariaDB at the edges of the jobs, without Spark: connection settings, the schema, and the staged merge
+that makes batch writes idempotent.
 
 Writes go in two steps: Spark's executors write the batch in parallel through JDBC
 into a staging table (in its own database), then one transaction inserts the staged
-rows whose origin is not in the target yet. Replaying a batch therefore adds nothing,
+rows whose key is not in the target yet. Replaying a batch therefore adds nothing,
 and the writing account needs no right to change or delete a row.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import mysql.connector
 from mysql.connector import errors as mysql_errors
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from kos.config import Config
 
-log = logging.getLogger(__name__)
-
 SCHEMA = Path(__file__).with_name("schema.sql")
-JDBC_PACKAGE = "com.mysql:mysql-connector-j:9.5.0"
-
-EVENT_COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",
-                 "origin_offset", "kafka_topic", "kafka_partition", "kafka_offset")
-# The unique key of process_events: where the line was read.
-ORIGIN = ("origin_source", "origin_file", "origin_offset")
-# Column widths in schema.sql; longer values are cut to fit rather than failing the batch.
-EVENT_WIDTHS = {"host": 255, "process": 255, "service": 1024, "origin_source": 255, "origin_file": 255,
-                "kafka_topic": 255}
 
 
 class DatabaseError(RuntimeError):
@@ -122,7 +108,8 @@ def stage_name(prefix: str, batch_id: int) -> str:
     return f"stage_{clean}_{batch_id}"
 
 
-def _staged(db: Database, stage: str) -> str:
+def staged(db: Database, stage: str) -> str:
+    """The staging table's qualified name."""
     return f"`{db.stage_database}`.`{stage}`"
 
 
@@ -135,10 +122,10 @@ def create_stage(db: Database, stage: str, select: str, alter: str = "") -> None
     with db.connect() as conn:
         cur = conn.cursor()
         try:
-            cur.execute(f"DROP TABLE IF EXISTS {_staged(db, stage)}")
-            cur.execute(f"CREATE TABLE {_staged(db, stage)} ENGINE=InnoDB AS {select}")
+            cur.execute(f"DROP TABLE IF EXISTS {staged(db, stage)}")
+            cur.execute(f"CREATE TABLE {staged(db, stage)} ENGINE=InnoDB AS {select}")
             if alter:
-                cur.execute(f"ALTER TABLE {_staged(db, stage)} {alter}")
+                cur.execute(f"ALTER TABLE {staged(db, stage)} {alter}")
             conn.commit()
         except mysql_errors.Error as exc:
             raise DatabaseError(f"creating the staging table {db.stage_database}.{stage} as {db.user} failed: "
@@ -159,59 +146,13 @@ def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], 
     with db.connect() as conn:
         cur = conn.cursor()
         try:
-            cur.execute(f"INSERT INTO `{target}` ({cols}) SELECT {', '.join(values)} FROM {_staged(db, stage)} AS s "
+            cur.execute(f"INSERT INTO `{target}` ({cols}) SELECT {', '.join(values)} FROM {staged(db, stage)} AS s "
                         f"WHERE NOT EXISTS (SELECT 1 FROM `{target}` AS t WHERE {match})")
             added = cur.rowcount
             conn.commit()
         except mysql_errors.Error as exc:
             conn.rollback()
             raise DatabaseError(f"merging {stage} into {target} failed: {exc.msg}") from None
-        cur.execute(f"DROP TABLE IF EXISTS {_staged(db, stage)}")
+        cur.execute(f"DROP TABLE IF EXISTS {staged(db, stage)}")
         conn.commit()
     return max(added, 0)
-
-
-def fit_event_columns(events: DataFrame) -> DataFrame:
-    """The parser's event rows as staging columns, text cut to the column widths (``cut`` says where).
-
-    The event time travels as microseconds since the epoch: mysql-connector-j takes
-    MariaDB for a 5.5 server and would drop the fraction of a timestamp.
-    """
-    renamed = events.select(
-        F.unix_micros("event_time").alias("event_time_us"), "host", "process", "pid", "service", "action",
-        F.col("source").alias("origin_source"), F.col("file").alias("origin_file"),
-        F.col("line_offset").alias("origin_offset"), "kafka_topic", "kafka_partition", "kafka_offset",
-    )
-    too_long = [F.coalesce(F.length(c) > width, F.lit(False)) for c, width in EVENT_WIDTHS.items()]
-    cut = reduce(lambda a, b: a | b, too_long).cast("int").alias("cut")
-    return renamed.select(*(F.substring(c, 1, EVENT_WIDTHS[c]).alias(c) if c in EVENT_WIDTHS else F.col(c)
-                            for c in renamed.columns), cut)
-
-
-_EVENT_TIME = "FROM_UNIXTIME(event_time_us DIV 1000000) + INTERVAL (event_time_us MOD 1000000) MICROSECOND"
-_REST = EVENT_COLUMNS[1:]
-
-
-@dataclass(frozen=True)
-class Written:
-    added: int  # rows new in process_events
-    cut: int    # staged events with a value longer than its column, stored cut to fit
-
-
-def write_events(events: DataFrame, batch_id: int, db: Database, stage_prefix: str) -> Written:
-    """Write one micro-batch of events exactly once into ``process_events``."""
-    stage = stage_name(stage_prefix, batch_id)
-    create_stage(db, stage, f"SELECT {', '.join(_REST)} FROM process_events WHERE FALSE",
-                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST, ADD COLUMN cut TINYINT NOT NULL DEFAULT 0")
-    # A batch may hold a line twice (re-shipped after a crash): the stage keeps one per origin.
-    staged = fit_event_columns(events).dropDuplicates(list(ORIGIN))
-    staged.write.jdbc(db.jdbc_url, f"{db.stage_database}.{stage}", mode="append", properties=db.jdbc_properties)
-    with db.connect() as conn:
-        cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM {_staged(db, stage)} WHERE cut = 1")
-        (cut,) = cur.fetchone()
-    added = merge_staged(db, stage, "process_events", EVENT_COLUMNS, [_EVENT_TIME, *_REST], key=ORIGIN)
-    if cut:
-        log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
-    log.info("batch %d: %d new rows in process_events", batch_id, added)
-    return Written(added, cut)

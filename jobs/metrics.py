@@ -17,21 +17,17 @@ import argparse
 import logging
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script by spark-submit: make the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mysql.connector import errors as mysql_errors
+from pyspark.sql import DataFrame, SparkSession
 
-from mysql.connector import errors as mysql_errors  # noqa: E402
-from pyspark.sql import DataFrame, SparkSession  # noqa: E402
-
-from jobs.aggregations import BUCKETS, starts_per_bucket, top_processes, top_services  # noqa: E402
-from jobs.database import Database, DatabaseError  # noqa: E402
-from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store  # noqa: E402
-from jobs.report import render_text, write_report  # noqa: E402
-from jobs.session import spark_session  # noqa: E402
-from kos import config as kos_config  # noqa: E402
-from kos.text import log_to_stderr, printable  # noqa: E402
+from jobs.aggregations import BUCKETS, starts_per_bucket, top_processes, top_services
+from jobs.database import Database, DatabaseError
+from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store
+from jobs.report import render_text, write_report
+from jobs.session import spark_session
+from kos import config as kos_config
+from kos.text import log_to_stderr, printable
 
 log = logging.getLogger("kos.metrics")
 

@@ -18,6 +18,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from kos import headers
+
 # A line can only be an event if it contains one of these; checked before any regular expression.
 # The columns of Spark's Kafka source that the parser reads: what raw records look like.
 RAW_SCHEMA = T.StructType([
@@ -50,8 +52,10 @@ REASON_EMPTY_SERVICE = "empty service name"
 
 
 def _header(records: DataFrame, name: str) -> Column:
-    """The value of a Kafka header as a string (null when absent)."""
-    return F.element_at(F.filter(records["headers"], lambda h: h["key"] == F.lit(name)), 1)["value"].cast("string")
+    """The value of a Kafka header as text (null when absent: ``get``, unlike ``element_at``, gives null past the
+    end of the array, so records with other producers' headers or none at all pass)."""
+    return F.make_valid_utf8(F.get(F.filter(records["headers"], lambda h: h["key"] == F.lit(name)), 0)["value"]
+                             .cast("string"))
 
 
 def candidate_lines(records: DataFrame) -> DataFrame:
@@ -60,17 +64,22 @@ def candidate_lines(records: DataFrame) -> DataFrame:
     ``records`` has the Kafka source's columns (``value``, ``headers``, ``topic``,
     ``partition``, ``offset``, ``timestamp``). Output: ``source``, ``file``,
     ``line_offset``, ``line`` (bytes as in the file), ``kafka_topic``,
-    ``kafka_partition``, ``kafka_offset``, ``kafka_timestamp``.
+    ``kafka_partition``, ``kafka_offset``, ``kafka_timestamp``. A record whose shipper
+    headers are missing or unusable (no ``kos.file``, an offset that is not a number) is
+    taken as one from another producer: its origin is the Kafka record itself.
     """
     # ISO-8859-1 maps each byte to one character, so string positions are byte positions
     # and any byte sequence (invalid UTF-8, NUL) survives the round trip unchanged.
-    has_origin = _header(records, "kos.file").isNotNull()
+    given = _header(records, headers.OFFSET)
+    offset = F.when(given.rlike(r"^[0-9]{1,18}$"), given.cast("bigint"))
+    has_origin = _header(records, headers.FILE).isNotNull() & offset.isNotNull()
     with_text = records.select(
         F.decode("value", "ISO-8859-1").alias("text"),
-        F.when(has_origin, _header(records, "kos.source")).otherwise(F.lit("")).alias("source"),
-        F.when(has_origin, _header(records, "kos.file"))
+        F.when(has_origin, F.coalesce(_header(records, headers.SOURCE), F.lit(""))).otherwise(F.lit(""))
+        .alias("source"),
+        F.when(has_origin, _header(records, headers.FILE))
         .otherwise(F.format_string("kafka:%s:%d:%d", "topic", "partition", "offset")).alias("file"),
-        F.when(has_origin, _header(records, "kos.offset").cast("bigint")).otherwise(F.lit(0)).alias("base_offset"),
+        F.when(has_origin, offset).otherwise(F.lit(0)).alias("base_offset"),
         F.col("topic").alias("kafka_topic"),
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),

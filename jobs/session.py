@@ -1,5 +1,6 @@
-"""The SparkSession every KOS job runs in: named, in UTC, with an event log the history server reads,
-and with a local master, reachable on the stack's host only.
+"""The SparkSession every KOS job runs in: named, in UTC, with an event log the history server reads;
+with a local master reachable on the stack's host only, on a cluster with the jobs' own packages
+shipped to the executors.
 
 Settings given to ``spark-submit --conf`` win over these defaults, so a cluster's own
 event-log folder (say on HDFS or S3) and a driver address its executors can reach are
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
+from pathlib import Path
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
@@ -29,6 +32,9 @@ def job_conf(cfg: Config, submitted: dict[str, str]) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": cfg.path(cfg.spark.event_log_dir).as_uri(),
+        "spark.kos.protobuf.implementation": cfg.spark.protobuf,
+        # Spark's own INFO lines drown the jobs' (one per batch, from jobs/progress.py and the job itself).
+        "spark.log.level": "WARN",
     }
     if is_local(submitted.get("spark.master", "local[*]")):
         # Driver RPC and block manager on the stack's host; the UI follows SPARK_LOCAL_IP (conf/spark).
@@ -52,4 +58,25 @@ def spark_session(app_name: str, cfg: Config) -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    if not is_local(master):
+        spark.sparkContext.addPyFile(str(project_archive(cfg)))
+    return spark
+
+
+def project_archive(cfg: Config) -> Path:
+    """The jobs' own packages (``jobs``, ``kos``) in one zip, for the executors of a cluster to import.
+
+    The drivers import them from the installed project; executors elsewhere have only the
+    third-party packages (pyspark, pyarrow, protobuf, mysql-connector-python) installed.
+    """
+    target = cfg.state_dir / "spark" / "kos-jobs.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in ("jobs", "kos"):
+            for path in sorted((cfg.project_dir / package).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    archive.write(path, path.relative_to(cfg.project_dir))
+    tmp.replace(target)
+    return target

@@ -202,8 +202,24 @@ class ShipperConfig(_Section):
 class SparkConfig(_Section):
     section = "spark"
     master: str = "local[2]"
-    packages: tuple[str, ...] = ("com.mysql:mysql-connector-j:9.5.0",)
+    # Maven coordinates of the connectors, resolved from ~/.m2 by spark-submit --packages: each job gets
+    # those it needs (job_packages). protobuf_package: Spark's protobuf connector, where it can be had;
+    # empty, the jobs use KOS's own from_protobuf / to_protobuf.
+    kafka_package: str = "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0"
+    jdbc_package: str = "com.mysql:mysql-connector-j:9.5.0"
+    protobuf_package: str = ""
+    # auto: Spark's protobuf connector when it is on the class path, else KOS's; spark or kos force one.
+    protobuf: str = field(default="auto", metadata=_rule(choices=("auto", "spark", "kos")))
     event_log_dir: str = ".kos/spark-events"
+    # One folder per streaming query (transform, load) below this one.
+    checkpoint_dir: str = ".kos/checkpoints"
+    # Kafka records read per micro-batch and partition at most; 0: all that are there.
+    max_offsets_per_trigger: int = field(default=0, metadata=NOT_NEGATIVE)
+
+    def job_packages(self, job: str) -> tuple[str, ...]:
+        """The --packages of a job: transform reads and writes Kafka, load also MySQL, metrics only MySQL."""
+        kafka = (self.kafka_package, *([self.protobuf_package] if self.protobuf_package else []))
+        return {"transform": kafka, "load": (*kafka, self.jdbc_package), "metrics": (self.jdbc_package,)}[job]
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,6 @@ def log_to_stderr(level: int = logging.INFO, fmt: str = "%(asctime)s %(levelname
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries that narrate every call at INFO: their warnings still show.
+    for chatty in ("py4j", "mysql.connector"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))

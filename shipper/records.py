@@ -16,14 +16,9 @@ from dataclasses import dataclass
 from itertools import accumulate, repeat
 from operator import add
 
-CUT_MARKER = b" [kos: line cut, %d bytes dropped]"
+from kos import headers as names
 
-# The Kafka headers that carry a record's origin (read back by jobs/parsing.py and the audit).
-SOURCE_HEADER = "kos.source"  # the machine: [shipper] source_id or the host name
-PATH_HEADER = "kos.path"      # the watched path, its bytes as they are (file names need not be UTF-8)
-FILE_HEADER = "kos.file"      # the file's identity (shipper/identity.py)
-OFFSET_HEADER = "kos.offset"  # byte offset of the record's first line in that file
-CUT_HEADER = "kos.cut"        # bytes dropped from the record's last line, when it was cut
+CUT_MARKER = b" [kos: line cut, %d bytes dropped]"
 
 Headers = list[tuple[str, bytes]]
 
@@ -121,13 +116,13 @@ def record_headers(source_id: str, path: str, file_key: str, offset: int, cut: i
     travels byte for byte.
     """
     headers = [
-        (SOURCE_HEADER, os.fsencode(source_id)),
-        (PATH_HEADER, os.fsencode(path)),
-        (FILE_HEADER, file_key.encode()),
-        (OFFSET_HEADER, str(offset).encode()),
+        (names.SOURCE, os.fsencode(source_id)),
+        (names.PATH, os.fsencode(path)),
+        (names.FILE, file_key.encode()),
+        (names.OFFSET, str(offset).encode()),
     ]
     if cut:
-        headers.append((CUT_HEADER, str(cut).encode()))
+        headers.append((names.CUT, str(cut).encode()))
     return headers
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,17 +45,17 @@ def mariadb(cfg: kos_config.Config) -> Iterator[MariaDBStack]:
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """One local SparkSession for the whole run: local[2], UI off, UTC, the JDBC driver from ~/.m2."""
+def spark(cfg: kos_config.Config):
+    """One local SparkSession for the whole run: local[2], UI off, UTC, the JDBC driver and Kafka connector
+    from ~/.m2, Python workers in this virtualenv."""
     from pyspark.sql import SparkSession
 
-    from jobs.database import JDBC_PACKAGE
-
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (SparkSession.builder.master("local[2]").appName("kos-tests")
                .config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "2")
                .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.jars.packages", JDBC_PACKAGE)
+               .config("spark.jars.packages", ",".join(cfg.spark.job_packages("load")))
                .getOrCreate())
     session.sparkContext.setLogLevel("WARN")
     yield session

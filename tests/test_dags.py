@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.database import write_events
+from jobs.events_table import write_events
 from kos import config as kos_config
 from tests.submit import PROJECT
 from tests.test_metrics_job import event

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kos import config as kos_config
@@ -48,7 +50,9 @@ def test_tls_client_certificate(tmp_path):
 
 
 def test_unknown_protocol_is_rejected_by_name(tmp_path):
-    with pytest.raises(kos_config.ConfigError, match="kafka.security_protocol must be PLAINTEXT, SSL or SASL_SSL"):
+    expected = ("KOS_KAFKA_SECURITY_PROTOCOL (kafka.security_protocol) must be 'PLAINTEXT', 'SSL' or 'SASL_SSL', "
+                "not 'SASL_PLAINTEXT'")
+    with pytest.raises(kos_config.ConfigError, match=f"^{re.escape(expected)}$"):
         load(tmp_path, KOS_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT")
 
 

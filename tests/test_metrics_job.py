@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.database import write_events
+from jobs.events_table import write_events
 from tests.submit import kos, spark_submit
 from tests.test_mysql_sink import EVENT_SCHEMA
 

@@ -7,7 +7,8 @@ from datetime import datetime
 import pytest
 from pyspark.sql import types as T
 
-from jobs.database import Database, DatabaseError, Written, write_events
+from jobs.database import Database, DatabaseError
+from jobs.events_table import Written, write_events
 
 pytestmark = pytest.mark.integration
 

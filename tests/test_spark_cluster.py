@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from jobs.database import write_events
+from jobs.events_table import write_events
 from kos import config as kos_config
 from kos.airflow import environment
 from kos.stack.process import running_pid

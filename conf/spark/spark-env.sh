@@ -16,3 +16,9 @@ if [ -z "${SPARK_LOCAL_IP:-}" ]; then
   esac
   unset kos_master kos_previous kos_arg
 fi
+
+# The Python of the project's virtualenv (which holds pyspark, pyarrow, protobuf and KOS itself) for drivers
+# and executors, unless PYSPARK_PYTHON says otherwise. SPARK_HOME is its site-packages/pyspark.
+if [ -z "${PYSPARK_PYTHON:-}" ] && [ -x "${SPARK_HOME}/../../../../bin/python" ]; then
+  PYSPARK_PYTHON=$(cd "${SPARK_HOME}/../../../../bin" && pwd)/python
+fi

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kos.config import PROJECT_DIR, Config
+from jobs.database import SCHEMA
+from kos.config import Config
 from kos.stack.process import (
     StackError,
     describe,
@@ -107,7 +108,7 @@ class MariaDBStack:
         }
         sql = [f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
                for name in (db, stage)]
-        sql += [f"USE `{db}`;", (PROJECT_DIR / "jobs" / "schema.sql").read_text()]
+        sql += [f"USE `{db}`;", SCHEMA.read_text()]
         for role, rights in grants.items():
             user = self.config.mysql_settings(role)[0]
             quoted = self._password(role).replace("\\", "\\\\").replace("'", "\\'")

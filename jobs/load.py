@@ -1,0 +1,103 @@
+"""kos-load (streaming): the process events of ``kos-parsed-os-log`` into MySQL's ``process_events``, exactly once.
+
+    spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,com.mysql:mysql-connector-j:9.5.0 \\
+        jobs/load.py [--available-now | --processing-time '10 seconds']
+
+Each micro-batch is decoded with ``from_protobuf`` (PERMISSIVE: bytes that do not decode give null,
+never a failed query); the valid events are written with the staged merge on the line's origin
+(jobs/events_table.py) as the load account, so a batch run again after a crash adds nothing; every
+other record becomes a ``kos.v1.DeadLetter`` with the reason and its bytes on ``kos-dead-letter``.
+The checkpoint is ``[spark] checkpoint_dir/load``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+
+from jobs import messages, streaming
+from jobs.database import Database, DatabaseError
+from jobs.events_table import write_events
+from jobs.progress import ProgressLogger
+from jobs.protobuf import ProtobufError, check_encodable, implementation
+from jobs.session import spark_session
+from kos import config as kos_config
+from kos.text import log_to_stderr, printable
+
+log = logging.getLogger("kos.load")
+
+
+@dataclass
+class Tally:
+    batches: int = 0
+    added: int = 0
+    present: int = 0
+    dead_letters: int = 0
+    cut: int = 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kos-load", description="Process events from Kafka into MySQL.")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--available-now", action="store_true", help="load what is there, then stop (default)")
+    when.add_argument("--processing-time", metavar="INTERVAL", help="a batch every INTERVAL ('10 seconds') until "
+                                                                    "SIGTERM")
+    args = parser.parse_args(argv)
+    log_to_stderr()
+
+    try:
+        cfg = kos_config.load()
+        db = Database.from_config(cfg, "load")
+        descriptor_set = messages.DESCRIPTORS.read_bytes()
+        with db.connect():
+            pass  # MySQL answers and takes the load account, before any Kafka record is read
+    except (kos_config.ConfigError, DatabaseError, OSError) as exc:
+        print(f"kos-load: {printable(str(exc))}", file=sys.stderr)
+        return 1
+    spark = spark_session("kos-load", cfg)
+    tally = Tally()
+    trigger = streaming.Trigger(args.processing_time)
+    try:
+        log.info("protobuf functions: %s", "Spark's connector" if implementation(spark) == "spark" else "KOS's")
+        check_encodable(messages.DEAD_LETTER_SCHEMA, messages.DEAD_LETTER, binaryDescriptorSet=descriptor_set)
+        spark.streams.addListener(ProgressLogger())
+
+        def process(batch: DataFrame, batch_id: int) -> None:
+            decoded = messages.decode_events(batch, descriptor_set).persist()
+            try:
+                written = write_events(messages.loadable(decoded), batch_id, db, "load")
+                dead = messages.kafka_records(messages.undecodable(decoded), messages.DEAD_LETTER,
+                                              cfg.kafka.dead_letter_topic, descriptor_set).persist()
+                dead_count = dead.count()
+                if dead_count:
+                    streaming.write_records(dead, cfg)
+                    log.warning("batch %d: %d records that are not loadable process events went to %s", batch_id,
+                                dead_count, cfg.kafka.dead_letter_topic)
+                dead.unpersist()
+            finally:
+                decoded.unpersist()
+            tally.batches += 1
+            tally.added += written.added
+            tally.present += written.present
+            tally.cut += written.cut
+            tally.dead_letters += dead_count
+
+        query = streaming.run(streaming.read_topic(spark, cfg, cfg.kafka.parsed_topic), "kos-load",
+                              cfg.path(cfg.spark.checkpoint_dir) / "load", trigger, process)
+        records = streaming.input_rows(query)
+    except (ProtobufError, DatabaseError, streaming.QueryFailed) as exc:
+        print(f"kos-load: {printable(str(exc))}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    print(f"kos-load: {records} records, {tally.added} rows added, {tally.present} already present, "
+          f"{tally.dead_letters} dead letters, {tally.cut} values cut to fit in {tally.batches} batches ({trigger})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The Kafka records between the transform and the load: ``kos.v1.ProcessEvent`` and ``kos.v1.DeadLetter``
+(proto/kos/v1/events.proto) as Spark structs, and how records are made of them and read back.
+
+    parsed lines --event_messages-------> ProcessEvent structs --kafka_records--> kos-parsed-os-log
+    parsed lines --dead_letter_messages-> DeadLetter structs   --kafka_records--> kos-dead-letter
+    kos-parsed-os-log --decode_events--> events --loadable--> the sink's rows (jobs/events_table.py)
+                                                 --undecodable--> DeadLetter structs --kafka_records--> kos-dead-letter
+
+Pure DataFrame functions: no session, files or clock. The structs' schemas below are the
+protobuf messages' (a test holds them to the codec's schema of descriptors/kos.desc).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.protobuf import from_protobuf, to_protobuf
+from kos.config import PROJECT_DIR
+
+DESCRIPTORS = PROJECT_DIR / "descriptors" / "kos.desc"
+PROCESS_EVENT = "kos.v1.ProcessEvent"
+DEAD_LETTER = "kos.v1.DeadLetter"
+# Every record the jobs write says what it holds, for consumers that read more than one type.
+TYPE_HEADER = "kos.type"
+
+ORIGIN = T.StructType([
+    T.StructField("source", T.StringType()),
+    T.StructField("file", T.StringType()),
+    T.StructField("offset", T.LongType()),
+])
+KAFKA_RECORD = T.StructType([
+    T.StructField("topic", T.StringType()),
+    T.StructField("partition", T.IntegerType()),
+    T.StructField("offset", T.LongType()),
+    T.StructField("timestamp", T.TimestampType()),
+])
+PROCESS_EVENT_SCHEMA = T.StructType([
+    T.StructField("event_time", T.TimestampType()),
+    T.StructField("host", T.StringType()),
+    T.StructField("process", T.StringType()),
+    T.StructField("pid", T.LongType()),
+    T.StructField("service", T.StringType()),
+    T.StructField("action", T.StringType()),
+    T.StructField("origin", ORIGIN),
+    T.StructField("raw", KAFKA_RECORD),
+])
+DEAD_LETTER_SCHEMA = T.StructType([
+    T.StructField("data", T.BinaryType()),
+    T.StructField("reason", T.StringType()),
+    T.StructField("stage", T.StringType()),
+    T.StructField("origin", ORIGIN),
+    T.StructField("record", KAFKA_RECORD),
+])
+# How the load decodes: every proto3 value as it is (an origin at byte 0 or from source "" is valid), and a
+# record that does not decode as null rather than a failed query: it becomes a dead letter.
+LOAD_OPTIONS = {"mode": "PERMISSIVE", "emit.default.values": "true"}
+
+
+def _origin() -> Column:
+    return F.struct(F.col("source").alias("source"), F.col("file").alias("file"),
+                    F.col("line_offset").alias("offset"))
+
+
+def _raw() -> Column:
+    return F.struct(F.col("kafka_topic").alias("topic"), F.col("kafka_partition").alias("partition"),
+                    F.col("kafka_offset").alias("offset"), F.col("kafka_timestamp").alias("timestamp"))
+
+
+def _origin_key(origin: Column) -> Column:
+    """A record's key: the line's origin, so a line sent again lands on the same partition."""
+    return F.encode(F.concat_ws(":", origin["source"], origin["file"], origin["offset"].cast("string")), "UTF-8")
+
+
+def event_messages(parsed: DataFrame) -> DataFrame:
+    """``key`` and ``message`` (a ProcessEvent struct) for each event of ``parse_lines``' output."""
+    messages = parsed.where(F.col("status") == "event").select(F.struct(
+        "event_time", "host", "process", "pid", "service", "action",
+        _origin().alias("origin"), _raw().alias("raw")).alias("message"))
+    return messages.select(_origin_key(F.col("message.origin")).alias("key"), "message")
+
+
+def dead_letter_messages(parsed: DataFrame) -> DataFrame:
+    """``key`` and ``message`` (a DeadLetter struct) for each unparseable candidate of ``parse_lines``' output."""
+    messages = parsed.where(F.col("status") == "dead_letter").select(F.struct(
+        F.col("line").alias("data"), "reason", F.lit("transform").alias("stage"),
+        _origin().alias("origin"), _raw().alias("record")).alias("message"))
+    return messages.select(_origin_key(F.col("message.origin")).alias("key"), "message")
+
+
+def kafka_records(messages: DataFrame, message: str, topic: str, descriptor_set: bytes) -> DataFrame:
+    """Kafka records (``key``, ``value``, ``headers``, ``topic``) of ``messages``' structs, encoded as ``message``."""
+    return messages.select(
+        "key",
+        to_protobuf("message", message, binaryDescriptorSet=descriptor_set).alias("value"),
+        F.array(F.struct(F.lit(TYPE_HEADER).alias("key"), F.lit(message.encode()).alias("value"))).alias("headers"),
+        F.lit(topic).alias("topic"),
+    )
+
+
+def decode_events(records: DataFrame, descriptor_set: bytes) -> DataFrame:
+    """The records of the parsed topic with their ProcessEvent (``event``, null when the bytes do not decode), the
+    type their producer declared (``declared``, null without the header) and the Kafka columns."""
+    declared = F.get(F.filter("headers", lambda h: h["key"] == F.lit(TYPE_HEADER)), 0)["value"]
+    return records.select(
+        "value", "topic", "partition", "offset", "timestamp",
+        F.make_valid_utf8(declared.cast("string")).alias("declared"),
+        from_protobuf("value", PROCESS_EVENT, options=LOAD_OPTIONS, binaryDescriptorSet=descriptor_set).alias("event"),
+    )
+
+
+def _problem(decoded: DataFrame) -> Column:
+    """Why a decoded record cannot be loaded (null when it can)."""
+    e = F.col("event")
+    empty = [(e[name].isNull() | (e[name] == ""), f"{PROCESS_EVENT} without {name}")
+             for name in ("host", "process", "service")]
+    reasons = [
+        (F.col("value").isNull(), "a record without a value"),
+        (F.col("declared").isNotNull() & (F.col("declared") != PROCESS_EVENT),
+         F.concat(F.lit("a "), F.col("declared"), F.lit(f" record, not a {PROCESS_EVENT}"))),
+        (e.isNull(), f"the bytes do not decode as a {PROCESS_EVENT}"),
+        (e["event_time"].isNull(), f"{PROCESS_EVENT} without event_time"),
+        *empty,
+        (~e["action"].isin("STARTED", "ACTIVATED"),
+         F.concat(F.lit(f"{PROCESS_EVENT} with action "), e["action"])),
+        (e["origin"].isNull() | (e["origin"]["file"] == ""), f"{PROCESS_EVENT} without origin"),
+        (e["raw"].isNull() | (e["raw"]["topic"] == ""), f"{PROCESS_EVENT} without the raw record's position"),
+    ]
+    chosen = F.when(reasons[0][0], reasons[0][1])
+    for condition, reason in reasons[1:]:
+        chosen = chosen.when(condition, reason)
+    return chosen
+
+
+def loadable(decoded: DataFrame) -> DataFrame:
+    """The valid events of ``decode_events``' output as the sink's rows (jobs/events_table.py)."""
+    e = F.col("event")
+    return decoded.where(_problem(decoded).isNull()).select(
+        e["event_time"].alias("event_time"), e["host"].alias("host"), e["process"].alias("process"),
+        e["pid"].alias("pid"), e["service"].alias("service"), e["action"].alias("action"),
+        e["origin"]["source"].alias("source"), e["origin"]["file"].alias("file"),
+        e["origin"]["offset"].alias("line_offset"),
+        e["raw"]["topic"].alias("kafka_topic"), e["raw"]["partition"].alias("kafka_partition"),
+        e["raw"]["offset"].alias("kafka_offset"),
+    )
+
+
+def undecodable(decoded: DataFrame) -> DataFrame:
+    """``key`` and ``message`` (a DeadLetter struct: the record's bytes and why) for each record that cannot be
+    loaded."""
+    problems = decoded.select("*", _problem(decoded).alias("reason")).where(F.col("reason").isNotNull())
+    record = F.struct(F.col("topic").alias("topic"), F.col("partition").alias("partition"),
+                      F.col("offset").alias("offset"), F.col("timestamp").alias("timestamp"))
+    return problems.select(
+        F.encode(F.concat_ws(":", F.lit("kafka"), "topic", F.col("partition").cast("string"),
+                             F.col("offset").cast("string")), "UTF-8").alias("key"),
+        F.struct(F.col("value").alias("data"), "reason", F.lit("load").alias("stage"),
+                 F.lit(None).cast(ORIGIN).alias("origin"), record.alias("record")).alias("message"),
+    )

@@ -1,0 +1,264 @@
+"""Protobuf bytes to Arrow, column by column: what ``from_protobuf`` runs on each batch of rows.
+
+The upb runtime parses each value once; the fields are then read with one pass per field over
+the batch's messages (``map`` over an attribute getter), and each column becomes one Arrow array
+(timestamps through numpy, never ``datetime`` objects). Readers are built once per message and
+Spark type, when the decoder is made.
+
+Null where Spark's connector gives null: a row whose bytes are null or, with PERMISSIVE, do not
+parse; a field that is absent (field presence), or a proto3 zero value unless
+``emit.default.values``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import chain
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import DecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
+from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_type
+
+from jobs.protobuf.descriptors import ProtobufError
+from jobs.protobuf.schema import (
+    MESSAGES,
+    UNSIGNED_32,
+    UNSIGNED_64,
+    Options,
+    is_duration,
+    is_map,
+    is_timestamp,
+    spark_type,
+)
+
+F = FieldDescriptor
+
+# The range protobuf allows a Timestamp (0001-01-01 to 9999-12-31) and a Duration (about 10,000 years).
+TIMESTAMP_SECONDS = (-62_135_596_800, 253_402_300_799)
+DURATION_SECONDS = 315_576_000_000
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """The cyclic collector off while a batch's messages are made: they hold no cycles, and collections
+    triggered by their number cost more than the decoding."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class Problems:
+    """Rows of the batch that cannot be decoded, and the first reason."""
+
+    def __init__(self, rows: int) -> None:
+        self.bad = np.zeros(rows, dtype=bool)
+        self.first = ""
+
+    def mark(self, rows: np.ndarray, reason: str) -> None:
+        if len(rows):
+            self.bad[rows] = True
+            self.first = self.first or reason
+
+
+# A reader turns a list of values (scalars or messages) of one field into an Arrow array; ``rows`` maps each
+# value to the batch row it belongs to, so a value that cannot be read marks its row.
+Reader = Callable[[list[Any], np.ndarray, Problems], pa.Array]
+
+
+class Decoder:
+    """Decodes a binary Arrow array of serialized ``message`` into a struct array of ``spark_type(message)``."""
+
+    def __init__(self, message_class: Any, options: Options) -> None:
+        self.message_class = message_class
+        self.descriptor: Descriptor = message_class.DESCRIPTOR
+        self.options = options
+        self.spark_type = spark_type(self.descriptor, options)
+        self.arrow_type = to_arrow_type(self.spark_type, timezone="UTC")
+        self._children = _fields_reader(self.descriptor, self.spark_type, options)
+        self._numbers = frozenset(f.number for f in self.descriptor.fields)
+
+    def __call__(self, data: pa.Array) -> pa.Array:
+        name = self.descriptor.full_name
+        with no_gc():
+            values = data.to_pylist()
+            problems = Problems(len(values))
+            empty = self.message_class()
+            parse = self.message_class.FromString
+            messages = []
+            for row, value in enumerate(values):
+                if value is None:
+                    messages.append(empty)
+                    continue
+                try:
+                    message = parse(value)
+                except DecodeError as exc:
+                    problems.mark(np.array([row]), f"the bytes do not parse ({exc})")
+                    messages.append(empty)
+                    continue
+                unknown = UnknownFieldSet(message)
+                if len(unknown):
+                    clash = sorted({f.field_number for f in unknown} & self._numbers)
+                    if clash:
+                        problems.mark(np.array([row]), f"field number {clash[0]} arrived with another wire type "
+                                                       "than the schema gives it (written with another schema?)")
+                messages.append(message)
+            children = self._children(messages, np.arange(len(values)), problems)
+        if problems.bad.any() and self.options.mode == "FAILFAST":
+            raise ProtobufError(f"malformed {name} record: {problems.first} (mode FAILFAST; "
+                                "option mode=PERMISSIVE gives null instead)")
+        mask = np.asarray(data.is_null(), dtype=bool) | problems.bad
+        return pa.StructArray.from_arrays(children, fields=list(self.arrow_type), mask=pa.array(mask))
+
+
+def _fields_reader(message: Descriptor, struct: T.StructType,
+                   options: Options) -> Callable[[list[Any], np.ndarray, Problems], list[pa.Array]]:
+    """The children of a struct: one reader per Spark field, over the parent messages."""
+    readers = [_field_reader(message.fields_by_name[sf.name], sf.dataType, options) for sf in struct.fields]
+
+    def read(parents: list[Any], rows: np.ndarray, problems: Problems) -> list[pa.Array]:
+        return [reader(parents, rows, problems) for reader in readers]
+
+    return read
+
+
+def _field_reader(field: FieldDescriptor, spark: T.DataType, options: Options) -> Reader:
+    """A field of each parent message, with Spark's connector's nulls."""
+    get = attrgetter(field.name)
+    name = field.name
+    arrow = to_arrow_type(spark, timezone="UTC")
+    if is_map(field):
+        assert isinstance(spark, T.MapType)
+        entry = field.message_type
+        keys = _values_reader(entry.fields_by_name["key"], spark.keyType, options)
+        items = _values_reader(entry.fields_by_name["value"], spark.valueType, options)
+
+        def read_map(parents: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+            maps = list(map(get, parents))
+            lengths = np.fromiter(map(len, maps), dtype=np.int64, count=len(maps))
+            pairs = [pair for m in maps for pair in m.items()]
+            element_rows = np.repeat(rows, lengths)
+            key_array = keys([k for k, _ in pairs], element_rows, problems)
+            item_array = items([v for _, v in pairs], element_rows, problems)
+            return pa.MapArray.from_arrays(_offsets(lengths), key_array, item_array, type=arrow)
+
+        return read_map
+    if field.is_repeated:
+        assert isinstance(spark, T.ArrayType)
+        elements = _values_reader(field, spark.elementType, options)
+
+        def read_list(parents: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+            lists = list(map(get, parents))
+            lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+            flat = list(chain.from_iterable(lists))
+            return pa.ListArray.from_arrays(_offsets(lengths), elements(flat, np.repeat(rows, lengths), problems),
+                                            type=arrow)
+
+        return read_list
+    values = _values_reader(field, spark, options)
+    if field.type in MESSAGES:
+        def read_message(parents: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+            absent = [not m.HasField(name) for m in parents]
+            array = values(list(map(get, parents)), rows, problems)
+            return _with_nulls(array, np.array(absent, dtype=bool))
+
+        return read_message
+    if field.has_presence and not field.has_default_value:
+        def read_present(parents: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+            absent = np.array([not m.HasField(name) for m in parents], dtype=bool)
+            return _with_nulls(values(list(map(get, parents)), rows, problems), absent)
+
+        return read_present
+    if field.has_default_value or options.emit_default_values:
+        return lambda parents, rows, problems: values(list(map(get, parents)), rows, problems)
+    zero = field.default_value  # proto3 without presence: the zero value stands for "not set"
+
+    def read_implicit(parents: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+        raw = list(map(get, parents))
+        unset = np.fromiter((v == zero for v in raw), dtype=bool, count=len(raw))
+        return _with_nulls(values(raw, rows, problems), unset)
+
+    return read_implicit
+
+
+def _values_reader(field: FieldDescriptor, spark: T.DataType, options: Options) -> Reader:
+    """Values of ``field``'s type (never absent) to an Arrow array of ``spark``."""
+    arrow = to_arrow_type(spark, timezone="UTC")
+    t = field.type
+    if t == F.TYPE_ENUM and not options.enums_as_ints:
+        enum = field.enum_type
+        names = {v.number: v.name for v in enum.values}
+
+        def enum_names(values: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+            return pa.array([names.get(v) or f"UNKNOWN_ENUM_VALUE_{enum.name}_{v}" for v in values], pa.string())
+
+        return enum_names
+    if t in UNSIGNED_32 and not options.upcast_unsigned_ints:
+        return lambda values, rows, problems: pa.array(values, pa.uint32()).view(pa.int32())  # Java's int bits
+    if t in UNSIGNED_64 and not options.upcast_unsigned_ints:
+        return lambda values, rows, problems: pa.array(values, pa.uint64()).view(pa.int64())
+    if t not in MESSAGES:
+        return lambda values, rows, problems: pa.array(values, arrow)
+    message = field.message_type
+    if is_timestamp(message) or is_duration(message):
+        return _seconds_nanos_reader(field, is_timestamp(message), arrow)
+    assert isinstance(spark, T.StructType)
+    children = _fields_reader(message, spark, options)
+    fields = list(arrow)
+
+    def struct(values: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+        return pa.StructArray.from_arrays(children(values, rows, problems), fields=fields)
+
+    return struct
+
+
+def _seconds_nanos_reader(field: FieldDescriptor, timestamp: bool, arrow: pa.DataType) -> Reader:
+    """google.protobuf.Timestamp / Duration messages to microseconds; nanoseconds below a microsecond are dropped
+    (Timestamp: towards the past, as nanos are never negative; Duration: towards zero, as Java does)."""
+    seconds_of, nanos_of = attrgetter("seconds"), attrgetter("nanos")
+    what = "Timestamp" if timestamp else "Duration"
+
+    def read(values: list[Any], rows: np.ndarray, problems: Problems) -> pa.Array:
+        count = len(values)
+        seconds = np.fromiter(map(seconds_of, values), dtype=np.int64, count=count)
+        nanos = np.fromiter(map(nanos_of, values), dtype=np.int64, count=count)
+        if timestamp:
+            wrong = (seconds < TIMESTAMP_SECONDS[0]) | (seconds > TIMESTAMP_SECONDS[1]) | (nanos < 0) | \
+                    (nanos > 999_999_999)
+            micros_part = nanos // 1000
+        else:
+            wrong = (np.abs(seconds) > DURATION_SECONDS) | (np.abs(nanos) > 999_999_999) | \
+                    ((seconds > 0) & (nanos < 0)) | ((seconds < 0) & (nanos > 0))
+            micros_part = np.sign(nanos) * (np.abs(nanos) // 1000)
+        if wrong.any():
+            bad = int(np.argmax(wrong))
+            problems.mark(rows[wrong], f"{field.full_name} holds a {what} out of range (seconds {seconds[bad]}, "
+                                       f"nanos {nanos[bad]})")
+            seconds[wrong] = 0
+            micros_part[wrong] = 0
+        return pa.array(seconds * 1_000_000 + micros_part, pa.int64()).view(arrow)
+
+    return read
+
+
+def _offsets(lengths: np.ndarray) -> pa.Array:
+    return pa.array(np.concatenate(([0], np.cumsum(lengths))).astype(np.int32))
+
+
+def _with_nulls(array: pa.Array, null: np.ndarray) -> pa.Array:
+    """``array`` with the rows of ``null`` set to null."""
+    if not null.any():
+        return array
+    return pc.if_else(pa.array(null), pa.nulls(len(array), array.type), array)

@@ -1,0 +1,114 @@
+"""kos-transform (streaming): the process start events in the raw syslog records, as protobuf, into Kafka.
+
+    spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 jobs/transform.py \\
+        [--available-now | --processing-time '10 seconds'] [--year 2026] [--time-zone Europe/Berlin]
+
+Reads ``kos-raw-os-log`` (from the checkpoint, else from the earliest record), keeps the candidate
+lines and parses them (jobs/parsing.py), and writes each event as a ``kos.v1.ProcessEvent`` to
+``kos-parsed-os-log`` and each unparseable candidate as a ``kos.v1.DeadLetter`` to
+``kos-dead-letter``, keyed by the line's origin. The checkpoint is ``[spark] checkpoint_dir/transform``.
+A batch run again after a crash writes the same records again; the load stores each origin once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame
+
+from jobs import messages, streaming
+from jobs.parsing import candidate_lines, parse_lines
+from jobs.progress import ProgressLogger
+from jobs.protobuf import ProtobufError, check_encodable, implementation
+from jobs.session import spark_session
+from kos import config as kos_config
+from kos.text import log_to_stderr, printable
+
+log = logging.getLogger("kos.transform")
+
+
+def parsed_records(records: DataFrame, time_zone: str = "UTC", year: int | None = None) -> DataFrame:
+    """The candidate lines of raw Kafka records, parsed: events, non-events and dead letters (jobs/parsing.py)."""
+    return parse_lines(candidate_lines(records), time_zone, year)
+
+
+def output_records(parsed: DataFrame, cfg: kos_config.Config, descriptor_set: bytes) -> tuple[DataFrame, DataFrame]:
+    """The Kafka records of ``parsed``: events for the parsed topic, dead letters for the dead-letter topic."""
+    k = cfg.kafka
+    return (messages.kafka_records(messages.event_messages(parsed), messages.PROCESS_EVENT, k.parsed_topic,
+                                   descriptor_set),
+            messages.kafka_records(messages.dead_letter_messages(parsed), messages.DEAD_LETTER, k.dead_letter_topic,
+                                   descriptor_set))
+
+
+@dataclass
+class Tally:
+    """What the batches did, for the summary line."""
+
+    batches: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, counts: dict[str, int]) -> None:
+        self.batches += 1
+        for status, n in counts.items():
+            self.counts[status] = self.counts.get(status, 0) + n
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kos-transform", description="Raw syslog records to process events.")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--available-now", action="store_true", help="process what is there, then stop (default)")
+    when.add_argument("--processing-time", metavar="INTERVAL", help="a batch every INTERVAL ('10 seconds') until "
+                                                                    "SIGTERM")
+    parser.add_argument("--year", type=int, help="the year of classic timestamps (default: the year rule)")
+    parser.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps (default: UTC)")
+    args = parser.parse_args(argv)
+    log_to_stderr()
+
+    try:
+        cfg = kos_config.load()
+        descriptor_set = messages.DESCRIPTORS.read_bytes()
+    except (kos_config.ConfigError, OSError) as exc:
+        print(f"kos-transform: {printable(str(exc))}", file=sys.stderr)
+        return 1
+    spark = spark_session("kos-transform", cfg)
+    tally = Tally()
+    try:
+        log.info("protobuf functions: %s", "Spark's connector" if implementation(spark) == "spark" else "KOS's")
+        check_encodable(messages.PROCESS_EVENT_SCHEMA, messages.PROCESS_EVENT, binaryDescriptorSet=descriptor_set)
+        check_encodable(messages.DEAD_LETTER_SCHEMA, messages.DEAD_LETTER, binaryDescriptorSet=descriptor_set)
+        spark.streams.addListener(ProgressLogger())
+
+        def process(batch: DataFrame, batch_id: int) -> None:
+            parsed = parsed_records(batch, args.time_zone, args.year).persist()
+            try:
+                events, dead = output_records(parsed, cfg, descriptor_set)
+                streaming.write_records(events, cfg)
+                streaming.write_records(dead, cfg)
+                counts = {r["status"]: r["count"] for r in parsed.groupBy("status").count().collect()}
+            finally:
+                parsed.unpersist()
+            tally.add(counts)
+            log.info("batch %d: %d candidate lines, %d events, %d dead letters", batch_id, sum(counts.values()),
+                     counts.get("event", 0), counts.get("dead_letter", 0))
+
+        trigger = streaming.Trigger(args.processing_time)
+        query = streaming.run(streaming.read_topic(spark, cfg, cfg.kafka.raw_topic), "kos-transform",
+                              cfg.path(cfg.spark.checkpoint_dir) / "transform", trigger, process)
+        records = streaming.input_rows(query)
+    except (ProtobufError, streaming.QueryFailed) as exc:
+        print(f"kos-transform: {printable(str(exc))}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    c = tally.counts
+    print(f"kos-transform: {records} records, {sum(c.values())} candidate lines, {c.get('event', 0)} events, "
+          f"{c.get('dead_letter', 0)} dead letters in {tally.batches} batches ({trigger})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
