@@ -132,9 +132,9 @@ def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int |
     import glob
     import socket
 
-    from jobs.audit import audit_files
     from jobs.database import Database, DatabaseError
     from jobs.session import spark_session
+    from kos.audit import audit_files
     from shipper.checkpoint import CheckpointStore
 
     sc = cfg.shipper

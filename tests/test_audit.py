@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.audit import compare
 from jobs.events_table import write_events
 from jobs.parsing import RAW_SCHEMA, candidate_lines, events, parse_lines
+from kos.audit import compare
 from tests.conftest import read_topic
 from tests.submit import BIN, PROJECT
 
