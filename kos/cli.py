@@ -12,6 +12,8 @@
     kos audit [PATH ...] [--time-zone Z] [--year Y]
                                               compare the events in source files with process_events;
                                               exit status 1 on any difference
+    kos pipeline --once [--path FILE ...] [--year Y] [--time-zone Z] [--bucket B] [--out DIR]
+                                              ship, transform, load, metrics and report, one after the other
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("paths", nargs="*", help="source files (default: shipper.paths)")
     audit.add_argument("--time-zone", default="UTC", help="zone of classic timestamps, as given to the transform")
     audit.add_argument("--year", type=int, help="year of classic timestamps, as given to the transform")
+    pipeline = sub.add_parser("pipeline", help="run the whole pipeline once over some files")
+    pipeline.add_argument("--once", action="store_true", required=True,
+                          help="ship up to the end of the files, process what arrived, then stop")
+    pipeline.add_argument("--path", action="append", default=[], help="file to ship (repeatable; default: "
+                                                                      "shipper.paths)")
+    pipeline.add_argument("--year", type=int, help="the year of classic timestamps (default: the year rule)")
+    pipeline.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps")
+    pipeline.add_argument("--bucket", choices=["minute", "hour", "day"], default="hour")
+    pipeline.add_argument("--out", default="out/pipeline", help="folder for report.html, CSV and PNG files")
     args = parser.parse_args(argv)
     log_to_stderr(logging.INFO, "%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -64,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             return _report(cfg, args.start, args.end, args.bucket, args.out)
         if args.command == "audit":
             return _audit(cfg, args.paths, args.time_zone, args.year)
+        if args.command == "pipeline":
+            from kos import pipeline as kos_pipeline
+
+            return kos_pipeline.main(cfg, args.path, args.year, args.time_zone, args.bucket, args.out)
         if args.brokers:
             cfg = dataclasses.replace(cfg, stack=dataclasses.replace(cfg.stack, kafka_brokers=args.brokers))
         kafka = KafkaStack(cfg)

@@ -1,7 +1,7 @@
-"""`make demo`: ship the machine's syslog (or the bundled sample) into the local Kafka and show what arrived.
+"""`make demo`: the whole pipeline over the machine's syslog (or the bundled sample), then the answers.
 
-Transform, load and metrics join the demo when the Spark protobuf connector is available
-(see README, "Status").
+Runs `kos pipeline --once` (ship, transform, load, metrics, report) on the local stack that
+`make demo` started; a second run over the same file adds only what was appended since.
 """
 
 from __future__ import annotations
@@ -10,41 +10,24 @@ import os
 import sys
 
 from kos import config as kos_config
-from kos.kafka_client import python_settings
-from shipper import cli as shipper_cli
+from kos import pipeline
 
 SAMPLE = kos_config.PROJECT_DIR / "tests" / "data" / "sample.syslog"
 
 
 def pick_source(preferred: str = "/var/log/syslog") -> str:
-    """The real syslog when this user can read it, else the bundled sample."""
-    return preferred if os.access(preferred, os.R_OK) and os.path.isfile(preferred) else str(SAMPLE)
+    """The real syslog when this user can read it and it holds lines, else the bundled sample."""
+    usable = os.path.isfile(preferred) and os.access(preferred, os.R_OK) and os.path.getsize(preferred) > 0
+    return preferred if usable else str(SAMPLE)
 
 
 def main() -> int:
-    cfg = kos_config.load()
-    source = pick_source()
-    print(f"== shipping {source} into {cfg.kafka.raw_topic} ({', '.join(cfg.kafka.bootstrap_servers)})")
-    checkpoints = cfg.state_dir / "demo" / "shipper"
-    status = shipper_cli.main(["--once", "--path", source, "--checkpoint-dir", str(checkpoints)])
-    if status:
-        return status
-    from shipper.checkpoint import CheckpointStore
-
-    done = CheckpointStore(checkpoints).load(source)
-    print(f"== {source}: {done.offset if done else 0} of {os.path.getsize(source)} bytes shipped in all "
-          f"(checkpoint in {checkpoints}); a second run sends only what was appended since")
-
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**python_settings(cfg), group_id=None)
-    parts = [TopicPartition(cfg.kafka.raw_topic, p) for p in consumer.partitions_for_topic(cfg.kafka.raw_topic) or []]
-    ends = consumer.end_offsets(parts)
-    consumer.close()
-    print(f"== {cfg.kafka.raw_topic}: {sum(ends.values())} records over {len(parts)} partitions")
-
-    print("== transform, load and metrics wait for the Spark protobuf connector: see README, 'Status'")
-    return 0
+    try:
+        cfg = kos_config.load()
+    except kos_config.ConfigError as exc:
+        print(f"kos demo: {exc}", file=sys.stderr)
+        return 1
+    return pipeline.main(cfg, [pick_source()], year=None, time_zone="UTC", bucket="hour", out="out/demo")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ struct type (``match_struct``), with errors that name the field and the message.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import from_arrow_type
 
-from jobs.protobuf.decode import no_gc
+from jobs.protobuf.decode import in_chunks, no_gc
 from jobs.protobuf.descriptors import ProtobufError
 from jobs.protobuf.schema import MESSAGES, UNSIGNED_32, UNSIGNED_64, Match, is_map, match_struct
 
@@ -35,31 +36,73 @@ class Encoder:
     def __init__(self, message_class: Any) -> None:
         self.message_class = message_class
         self.descriptor: Descriptor = message_class.DESCRIPTOR
-        self._plans: dict[pa.DataType, tuple[tuple[str, ...], list[Writer]]] = {}
+        self._plans: dict[pa.DataType, tuple[list[Writer], RowsEncoder]] = {}
 
-    def plan(self, arrow: pa.DataType) -> tuple[tuple[str, ...], list[Writer]]:
-        """The message field names and column writers for input of ``arrow`` type, made once per type."""
+    def plan(self, arrow: pa.DataType) -> tuple[list[Writer], RowsEncoder]:
+        """The column writers and the row encoder for input of ``arrow`` type, made once per type."""
         if arrow not in self._plans:
             struct = from_arrow_type(arrow)
             if not isinstance(struct, T.StructType):
                 raise ProtobufError(f"to_protobuf takes a struct column, not {struct.simpleString()}")
             matches = match_struct(struct, self.descriptor)
-            self._plans[arrow] = (tuple(m.field.name for m in matches), [_writer(m) for m in matches])
+            self._plans[arrow] = ([_writer(m) for m in matches],
+                                  rows_encoder(self.message_class, [m.field.name for m in matches]))
         return self._plans[arrow]
 
     def __call__(self, data: pa.Array) -> pa.Array:
-        names, writers = self.plan(data.type)
-        cls = self.message_class
+        return in_chunks(self._encode, data)
+
+    def _encode(self, data: pa.Array) -> pa.Array:
+        writers, encode = self.plan(data.type)
+        valid = data.filter(data.is_valid()) if data.null_count else data  # a null struct is null bytes
         with no_gc():
-            columns = [write(_child(data, i)) for i, write in enumerate(writers)]
-            rows = zip(*columns, strict=True) if columns else ((),) * len(data)
+            encoded: list[bytes | None] = list(encode([write(_child(valid, i)) for i, write in enumerate(writers)],
+                                                      len(valid)))
             if data.null_count:
-                valid = data.is_valid().to_pylist()
-                out = [cls(**dict(zip(names, row, strict=True))).SerializeToString() if ok else None
-                       for ok, row in zip(valid, rows, strict=True)]
-            else:
-                out = [cls(**dict(zip(names, row, strict=True))).SerializeToString() for row in rows]
-        return pa.array(out, pa.binary())
+                rows = iter(encoded)
+                encoded = [next(rows) if ok else None for ok in data.is_valid().to_pylist()]
+        return pa.array(encoded, pa.binary())
+
+
+# Encodes the rows given as one list of constructor values per message field.
+RowsEncoder = Callable[[list[list[Any]], int], list[bytes]]
+
+
+def _dicts_maker(names: list[str]) -> Callable[[list[list[Any]], int], list[dict[str, Any]]]:
+    """Columns of a nested message's fields to one constructor ``dict`` per row (a literal, made as source)."""
+    if not names:
+        return lambda columns, count: [{} for _ in range(count)]
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    items = ", ".join(f"{name!r}: v{i}" for i, name in enumerate(names))
+    source = (f"def make(columns, count):\n"
+              f"    return [{{{items}}} for ({values},) in zip(*columns, strict=True)]\n")
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<to_protobuf nested message>", "exec"), namespace)  # noqa: S102
+    return namespace["make"]  # type: ignore[no-any-return]
+
+
+def rows_encoder(message_class: Any, names: list[str]) -> RowsEncoder:
+    """One constructor call and ``SerializeToString`` per row.
+
+    Made as source for the message's field names, as ``collections.namedtuple`` makes its classes:
+    keyword arguments written out cost a sixth less per row than a ``dict`` built and unpacked for
+    each. Names that are Python keywords take the ``dict`` way.
+    """
+    if not names:
+        return lambda columns, count: [message_class().SerializeToString()] * count
+    if any(not name.isidentifier() or keyword.iskeyword(name) for name in names):
+        def encode_by_dict(columns: list[list[Any]], count: int) -> list[bytes]:
+            return [message_class(**dict(zip(names, row, strict=True))).SerializeToString()
+                    for row in zip(*columns, strict=True)]
+
+        return encode_by_dict
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    arguments = ", ".join(f"{name}=v{i}" for i, name in enumerate(names))
+    source = (f"def encode(columns, count):\n"
+              f"    return [cls({arguments}).SerializeToString() for ({values},) in zip(*columns, strict=True)]\n")
+    namespace: dict[str, Any] = {"cls": message_class}
+    exec(compile(source, f"<to_protobuf {message_class.DESCRIPTOR.full_name}>", "exec"), namespace)  # noqa: S102
+    return namespace["encode"]  # type: ignore[no-any-return]
 
 
 def _child(struct: pa.Array, index: int) -> pa.Array:
@@ -140,13 +183,13 @@ def _values_writer(field: FieldDescriptor, spark: T.DataType, inner: Any, where:
     names = [m.field.name for m in matches]
     writers = [_writer(m) for m in matches]
 
+    as_dicts = _dicts_maker(names)
+
     def write_struct(column: pa.Array) -> list[Any]:
-        children = [write(_child(column, i)) for i, write in enumerate(writers)]
-        rows = zip(*children, strict=True) if children else ((),) * len(column)
+        dicts = as_dicts([write(_child(column, i)) for i, write in enumerate(writers)], len(column))
         if column.null_count:
-            valid = column.is_valid().to_pylist()
-            return [dict(zip(names, row, strict=True)) if ok else None for ok, row in zip(valid, rows, strict=True)]
-        return [dict(zip(names, row, strict=True)) for row in rows]
+            return [d if ok else None for ok, d in zip(column.is_valid().to_pylist(), dicts, strict=True)]
+        return dicts
 
     return write_struct
 
