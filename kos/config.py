@@ -226,6 +226,7 @@ class SparkConfig(_Section):
 class AirflowConfig(_Section):
     section = "airflow"
     home: str = ".kos/airflow"
+    pipeline_schedule: str = "*/15 * * * *"
     metrics_schedule: str = "@hourly"
     metrics_bucket: str = field(default="minute", metadata=_rule(choices=("minute", "hour", "day")))
     metrics_top: int = field(default=10, metadata=POSITIVE)

@@ -47,13 +47,20 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
 """
 
 
-def test_dagbag_loads_with_the_intended_graph(airflow_env):
+def describe(airflow_env: dict[str, str]) -> dict:
     done = python(airflow_env, DESCRIBE)
     assert done.returncode == 0, done.stderr[-3000:]
     bag = json.loads(done.stdout.splitlines()[-1])
     assert bag["errors"] == {}
-    assert sorted(bag["dags"]) == ["kos_metrics"]
-    dag = bag["dags"]["kos_metrics"]
+    assert sorted(bag["dags"]) == ["kos_metrics", "kos_pipeline"]
+    return bag["dags"]
+
+
+INTERVAL = ["--from", "{{ data_interval_start | ts }}", "--to", "{{ data_interval_end | ts }}", "--bucket", "minute"]
+
+
+def test_dagbag_loads_with_the_intended_graph(airflow_env):
+    dag = describe(airflow_env)["kos_metrics"]
     assert (dag["timetable"], dag["catchup"], dag["max_active_runs"], dag["tags"], dag["doc"]) == (
         "CronDataIntervalTimetable(expression='0 * * * *', timezone='UTC')", False, 1, ["kos"], True)
     tasks = dag["tasks"]
@@ -61,14 +68,32 @@ def test_dagbag_loads_with_the_intended_graph(airflow_env):
         "metrics": ("SparkSubmitOperator", ["report"], 3, 2.0),
         "report": ("BashOperator", [], 3, 2.0),
     }
-    interval = ["--from", "{{ data_interval_start | ts }}", "--to", "{{ data_interval_end | ts }}",
-                "--bucket", "minute"]
-    assert tasks["metrics"]["args"] == [*interval, "--top", "10", "--tables-only"]
+    assert tasks["metrics"]["args"] == [*INTERVAL, "--top", "10", "--tables-only"]
     assert (tasks["metrics"]["packages"], tasks["metrics"]["conn"], tasks["metrics"]["name"]) == (
         "com.mysql:mysql-connector-j:9.5.0", "spark_default", "kos-metrics")
-    assert tasks["report"]["args"] == " ".join(["kos report", *interval, "--out",
+    assert tasks["report"]["args"] == " ".join(["kos report", *INTERVAL, "--out",
                                                  airflow_env["KOS_AIRFLOW_REPORTS_DIR"]
                                                  + "/{{ data_interval_start | ts_nodash }}"])
+
+
+def test_the_pipeline_dag_runs_every_stage_in_order(airflow_env):
+    dag = describe(airflow_env)["kos_pipeline"]
+    assert (dag["timetable"], dag["catchup"], dag["max_active_runs"], dag["tags"], dag["doc"]) == (
+        "CronDataIntervalTimetable(expression='*/15 * * * *', timezone='UTC')", False, 1, ["kos"], True)
+    tasks = dag["tasks"]
+    kafka, jdbc = "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0", "com.mysql:mysql-connector-j:9.5.0"
+    assert {t: (v["type"], v["downstream"], v["retries"]) for t, v in tasks.items()} == {
+        "ship": ("BashOperator", ["transform"], 3),
+        "transform": ("SparkSubmitOperator", ["load"], 3),
+        "load": ("SparkSubmitOperator", ["metrics"], 3),
+        "metrics": ("SparkSubmitOperator", ["report"], 3),
+        "report": ("BashOperator", [], 3),
+    }
+    assert tasks["ship"]["args"] == "kos-shipper --once --no-progress"
+    assert {t: (tasks[t]["args"], tasks[t]["packages"], tasks[t]["name"]) for t in ("transform", "load", "metrics")} \
+        == {"transform": (["--available-now"], kafka, "kos-transform"),
+            "load": (["--available-now"], f"{kafka},{jdbc}", "kos-load"),
+            "metrics": ([*INTERVAL, "--top", "10", "--tables-only"], jdbc, "kos-metrics")}
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
