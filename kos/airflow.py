@@ -46,7 +46,8 @@ def main() -> int:
     env = environment(cfg)
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    print(f"Airflow UI: {env['AIRFLOW__API__BASE_URL']}  (DAGs kos_pipeline, kos_metrics; Spark master {cfg.spark.master})\n"
+    print(f"Airflow UI: {env['AIRFLOW__API__BASE_URL']}  (DAGs kos_pipeline, kos_metrics; "
+          f"Spark master {cfg.spark.master})\n"
           f"Log in as admin; the password is generated at first start into "
           f"{home / 'simple_auth_manager_passwords.json.generated'}\n"
           f"Airflow home: {home}. Stop with Ctrl-C.", flush=True)
