@@ -148,3 +148,18 @@ def test_dead_letters_keep_the_raw_bytes(spark):
 def test_invalid_utf8_in_a_service_is_replaced_not_fatal(spark):
     row = parse(spark, record(b"Feb 24 20:29:42 h systemd[1]: Started caf\xe9 \xff.")).collect()[0]
     assert (row.status, row.service) == ("event", "caf\ufffd \ufffd")
+
+
+@pytest.mark.parametrize("headers", [
+    [("content-type", b"text/plain")],  # kcat -H, Vector, Fluent Bit: headers, none of them the shipper's
+    [],
+    [("kos.file", b"fe01-1-1024-abcd-0")],  # half of the shipper's headers
+    [("kos.file", b"fe01-1-1024-abcd-0"), ("kos.offset", b"not a number"), ("kos.source", b"x")],
+    [("kos.file", b"fe01-1-1024-abcd-0"), ("kos.offset", b"-5")],
+])
+def test_records_of_other_producers_parse_like_headerless_ones(spark, headers):
+    raw = (bytearray(b"Feb 24 20:29:43 h systemd[1]: Started By Another Producer."), headers, "kos-raw-os-log", 2, 41,
+           READ_AT.replace(tzinfo=None))
+    row = events(parse(spark, raw)).collect()[0]
+    assert (row.source, row.file, row.line_offset, row.service) == ("", "kafka:kos-raw-os-log:2:41", 0,
+                                                                    "By Another Producer")

@@ -59,3 +59,18 @@ def test_any_bytes_give_an_event_a_non_event_or_a_dead_letter(spark, values):
     expected_candidates = sum(1 for v in values for line in v.split(b"\n")
                               if b"Started " in line or b"Successfully activated" in line)
     assert len(got) == expected_candidates
+
+
+header = st.tuples(st.sampled_from(["kos.source", "kos.file", "kos.offset", "kos.path", "x-other", ""]),
+                   st.none() | st.binary(max_size=30))
+
+
+@PROPS
+@given(st.lists(st.tuples(st.binary(max_size=120), st.none() | st.lists(header, max_size=5)), min_size=1, max_size=30))
+def test_any_headers_parse_without_an_error(spark, values):
+    """A record may carry any headers, with any values, or none: the query never fails on them."""
+    raws = [(bytearray(v + b"\nFeb 24 20:29:43 h systemd[1]: Started X."), h, "t", 0, i, datetime(2026, 1, 1))
+            for i, (v, h) in enumerate(values)]
+    got = parse_lines(candidate_lines(spark.createDataFrame(raws, RAW_SCHEMA))).collect()
+    assert all(r.source is not None and r.file and r.line_offset >= 0 for r in got)
+    assert len(got) >= len(values)
