@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -86,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             tally.cut += written.cut
             tally.dead_letters += dead_count
 
+        started = time.monotonic()
         query = streaming.run(streaming.read_topic(spark, cfg, cfg.kafka.parsed_topic), "kos-load",
                               cfg.path(cfg.spark.checkpoint_dir) / "load", trigger, process)
+        seconds = time.monotonic() - started
         records = streaming.input_rows(query)
     except (ProtobufError, DatabaseError, streaming.QueryFailed) as exc:
         print(f"kos-load: {printable(str(exc))}", file=sys.stderr)
@@ -95,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         spark.stop()
     print(f"kos-load: {records} records, {tally.added} rows added, {tally.present} already present, "
-          f"{tally.dead_letters} dead letters, {tally.cut} values cut to fit in {tally.batches} batches ({trigger})")
+          f"{tally.dead_letters} dead letters, {tally.cut} values cut to fit in {tally.batches} batches, "
+          f"{seconds:.2f} s ({trigger})")
     return 0
 
 

@@ -14,6 +14,8 @@ headers (typed into kafka-console-producer, say) gets ``("", "kafka:TOPIC:PARTIT
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -68,13 +70,10 @@ def candidate_lines(records: DataFrame) -> DataFrame:
     headers are missing or unusable (no ``kos.file``, an offset that is not a number) is
     taken as one from another producer: its origin is the Kafka record itself.
     """
-    # ISO-8859-1 maps each byte to one character, so string positions are byte positions
-    # and any byte sequence (invalid UTF-8, NUL) survives the round trip unchanged.
     given = _header(records, headers.OFFSET)
     offset = F.when(given.rlike(r"^[0-9]{1,18}$"), given.cast("bigint"))
     has_origin = _header(records, headers.FILE).isNotNull() & offset.isNotNull()
-    with_text = records.select(
-        F.decode("value", "ISO-8859-1").alias("text"),
+    found = records.select(
         F.when(has_origin, F.coalesce(_header(records, headers.SOURCE), F.lit(""))).otherwise(F.lit(""))
         .alias("source"),
         F.when(has_origin, _header(records, headers.FILE))
@@ -84,24 +83,59 @@ def candidate_lines(records: DataFrame) -> DataFrame:
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
         F.col("timestamp").alias("kafka_timestamp"),
-    ).where(F.col("text").contains(STARTED) | F.col("text").contains(ACTIVATED))
-    lines = with_text.select(
-        "*", F.split("text", "\n").alias("all_lines")
-    ).select(
-        "*", F.posexplode("all_lines").alias("index", "line_text")
-    ).where(F.col("line_text").contains(STARTED) | F.col("line_text").contains(ACTIVATED))
-    # A line starts after the ones before it and their newlines.
-    preceding = F.length(F.concat_ws("\n", F.slice("all_lines", 1, F.col("index")))) + 1
-    return lines.select(
+        "value",
+    ).select("*", F.explode(_candidates("value")).alias("candidate"))
+    return found.select(
         "source",
         "file",
-        (F.col("base_offset") + F.when(F.col("index") == 0, F.lit(0)).otherwise(preceding)).alias("line_offset"),
-        F.encode("line_text", "ISO-8859-1").alias("line"),
+        (F.col("base_offset") + F.col("candidate.at")).alias("line_offset"),
+        F.col("candidate.line").alias("line"),
         "kafka_topic",
         "kafka_partition",
         "kafka_offset",
         "kafka_timestamp",
     )
+
+
+CANDIDATES = T.ArrayType(T.StructType([T.StructField("at", T.LongType(), False),
+                                       T.StructField("line", T.BinaryType(), False)]), containsNull=False)
+_MARKERS = (STARTED.encode(), ACTIVATED.encode())
+
+
+def candidate_spans(value: bytes) -> list[tuple[int, int]]:
+    """Where the candidate lines of a record's value start and end (newline excluded), in order.
+
+    The markers are looked for in the whole value and each hit widened to its line, so a record
+    of many lines costs a few searches at C speed per candidate, not a step per line.
+    """
+    spans = set()
+    for marker in _MARKERS:
+        hit = value.find(marker)
+        while hit >= 0:
+            start = value.rfind(b"\n", 0, hit) + 1
+            end = value.find(b"\n", hit)
+            end = len(value) if end < 0 else end
+            spans.add((start, end))
+            hit = value.find(marker, end)
+    return sorted(spans)
+
+
+def _find_candidates(values: pa.Array) -> pa.Array:
+    lengths, ats, lines = [], [], []
+    for value in values.to_pylist():
+        spans = candidate_spans(value) if value else []
+        lengths.append(len(spans))
+        for start, end in spans:
+            ats.append(start)
+            lines.append(value[start:end])
+    offsets = pa.array(np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32))
+    found = pa.StructArray.from_arrays([pa.array(ats, pa.int64()), pa.array(lines, pa.binary())],
+                                       fields=[pa.field("at", pa.int64(), False), pa.field("line", pa.binary(), False)])
+    return pa.ListArray.from_arrays(offsets, found)
+
+
+# Python, over Arrow batches of record values: splitting every record into lines in the JVM costs far more.
+_candidates = F.arrow_udf(_find_candidates, returnType=CANDIDATES)  # type: ignore[call-overload]
 
 
 def parse_lines(lines: DataFrame, time_zone: str = "UTC", year: int | None = None) -> DataFrame:
@@ -112,64 +146,84 @@ def parse_lines(lines: DataFrame, time_zone: str = "UTC", year: int | None = Non
     Classic timestamps are local time in ``time_zone`` and get the latest year in which
     the date exists and the event falls at most one day after ``kafka_timestamp``,
     unless ``year`` is given.
+
+    Built in steps, each naming what the next uses more than once: Spark keeps such columns
+    instead of repeating their regular expressions wherever they are used (within a CASE, it
+    would evaluate them again for every branch that refers to them).
     """
     text = F.make_valid_utf8(F.col("line").cast("string"))
     fields = F.split(F.regexp_replace(text, _HEADER, f"{_MARK}$1{_SEP}$2{_SEP}$3{_SEP}$4{_SEP}$5"), _SEP, 5)
-    split = lines.select("*", fields.alias("_f"))
-    matched = F.col("_f")[0].startswith(_MARK)
-    stamp = F.substring(F.col("_f")[0], len(_MARK) + 1, 64)
-    msg = F.col("_f")[4]
-
-    rest_activated = F.regexp_replace(msg, _ACTIVATED_PREFIX, "")
-    quoted = F.regexp_extract(rest_activated, r"service '([^']*)'", 1)
-    action = (F.when(msg.startswith(STARTED), F.lit("STARTED"))
-              .when(msg.rlike(_ACTIVATED_PREFIX), F.lit("ACTIVATED")))
-    service = (F.when(action == "STARTED", F.regexp_replace(F.substring(msg, len(STARTED) + 1, 1 << 30), r"\.\z", ""))
-               .when(rest_activated.rlike(r"service '[^']*'"), quoted)
-               .otherwise(F.regexp_replace(rest_activated, r"\.\z", "")))
-    event_time = _event_time(stamp, F.col("kafka_timestamp"), time_zone, year)
-
-    parsed = split.select(
+    f = F.col("_f")
+    matched = f[0].startswith(_MARK)
+    headed = lines.select("*", fields.alias("_f")).select(
         *lines.columns,
-        F.when(matched, stamp).alias("_stamp"),
-        F.when(matched, event_time).alias("event_time"),
-        F.when(matched, F.col("_f")[1]).alias("host"),
-        F.when(matched, F.col("_f")[2]).alias("process"),
-        F.when(matched & (F.col("_f")[3] != ""), F.col("_f")[3].cast("bigint")).alias("pid"),
-        F.when(matched, action).alias("action"),
-        F.when(matched, service).alias("service"),
+        F.when(matched, F.substring(f[0], len(_MARK) + 1, 64)).alias("_stamp"),
+        F.when(matched, f[4]).alias("_msg"),
+        F.when(matched, f[1]).alias("host"),
+        F.when(matched, f[2]).alias("process"),
+        F.when(matched & (f[3] != ""), f[3].cast("bigint")).alias("pid"),
+    )
+    msg = F.col("_msg")
+    clocked = headed.select(
+        "*",
+        F.split(F.regexp_replace("_stamp", r"[ :]+", " "), " ").alias("_parts"),
+        F.regexp_replace(msg, _ACTIVATED_PREFIX, "").alias("_rest"),
+        F.when(msg.startswith(STARTED), F.lit("STARTED")).when(msg.rlike(_ACTIVATED_PREFIX), F.lit("ACTIVATED"))
+        .alias("action"),
+    )
+    parts = F.col("_parts")
+    month_at = F.instr(F.lit(_MONTHS), F.initcap(F.get(parts, 0)))
+    timed = clocked.select(
+        "*",
+        F.when((month_at > 0) & ((month_at - 1) % 3 == 0) & (F.length(F.get(parts, 0)) == 3), (month_at + 2) / 3)
+        .cast("int").alias("_month"),
+        # For every line, RFC 3339 ones too (whose fields are not these): get and try_cast, never an error.
+        *(F.get(parts, i).try_cast("int").alias(name)
+          for i, name in enumerate(("_day", "_hour", "_minute", "_second"), 1)),
+        # The year rule's reference: the year the record was read in, in the zone, and a day after it was read.
+        F.year(F.from_utc_timestamp("kafka_timestamp", time_zone)).alias("_read_year"),
+        (F.col("kafka_timestamp") + F.expr("INTERVAL 1 DAY")).alias("_latest"),
+    )
+    rest = F.col("_rest")
+    service = (F.when(F.col("action") == "STARTED",
+                      F.regexp_replace(F.substring(msg, len(STARTED) + 1, 1 << 30), r"\.\z", ""))
+               .when(rest.rlike(r"service '[^']*'"), F.regexp_extract(rest, r"service '([^']*)'", 1))
+               .otherwise(F.regexp_replace(rest, r"\.\z", "")))
+    parsed = timed.select(
+        *lines.columns, "_stamp", "host", "process", "pid", "action",
+        F.when(F.col("action").isNotNull(), service).alias("service"),
+        _event_time(F.col("_stamp"), time_zone, year).alias("event_time"),
     )
     reason = (F.when(F.col("_stamp").isNull(), F.lit(REASON_NO_HEADER))
               .when(F.col("event_time").isNull(), F.concat(F.lit(f"{REASON_BAD_TIME} '"), "_stamp", F.lit("'")))
               .when(F.col("action").isNotNull() & (F.col("service") == ""), F.lit(REASON_EMPTY_SERVICE)))
-    status = (F.when(reason.isNotNull(), F.lit("dead_letter"))
+    judged = parsed.select("*", reason.alias("reason"))
+    status = (F.when(F.col("reason").isNotNull(), F.lit("dead_letter"))
               .when(F.col("action").isNull(), F.lit("not_event"))
               .otherwise(F.lit("event")))
-    return parsed.select(*lines.columns, status.alias("status"), reason.alias("reason"), "event_time", "host",
-                         "process", "pid", "service", "action")
+    return judged.select(*lines.columns, status.alias("status"), "reason", "event_time", "host", "process", "pid",
+                         "service", "action")
 
 
-def _event_time(stamp: Column, reference: Column, time_zone: str, year: int | None) -> Column:
-    """The instant of a timestamp text: RFC 3339 keeps its offset; classic ones get a zone and a year."""
+def _event_time(stamp: Column, time_zone: str, year: int | None) -> Column:
+    """The instant of a timestamp text: RFC 3339 keeps its offset; classic ones (their fields in ``_month``,
+    ``_day``, ``_hour``, ``_minute``, ``_second``) get a zone and a year (the rule's reference in ``_read_year`` and
+    ``_latest``)."""
     rfc = F.try_to_timestamp(stamp, F.lit("yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"))
-    parts = F.split(F.regexp_replace(stamp, r"[ :]+", " "), " ")
-    month_at = F.instr(F.lit(_MONTHS), F.initcap(parts[0]))
-    month = F.when((month_at > 0) & ((month_at - 1) % 3 == 0) & (F.length(parts[0]) == 3), (month_at + 2) / 3)
-    day, hour, minute, second = (parts[i].cast("int") for i in range(1, 5))
     tz = F.lit(time_zone)
 
     def at(y: Column) -> Column:
-        return F.try_make_timestamp(y, month.cast("int"), day, hour, minute, second.cast("decimal(8,6)"), tz)
+        return F.try_make_timestamp(y, F.col("_month"), F.col("_day"), F.col("_hour"), F.col("_minute"),
+                                    F.col("_second").cast("decimal(8,6)"), tz)
 
     if year is not None:
         classic = at(F.lit(year))
     else:
         # The latest year, from next year back, in which the date exists and is at most a day after the
-        # reference; Feb 29 may need up to eight years back, anything else finds its year in two tries.
-        latest = reference + F.expr("INTERVAL 1 DAY")
-        ref_year = F.year(F.from_utc_timestamp(reference, time_zone))
-        tries = F.transform(F.sequence(ref_year + 1, ref_year - 8, F.lit(-1)), at)
-        classic = F.get(F.filter(tries, lambda t: t <= latest), 0)
+        # reference; Feb 29 may need up to eight years back, anything else finds its year in two tries
+        # (coalesce stops at the first that does).
+        read_year, latest = F.col("_read_year"), F.col("_latest")
+        classic = F.coalesce(*(F.when(at(read_year + k) <= latest, at(read_year + k)) for k in range(1, -9, -1)))
     return F.when(stamp.rlike(r"^\d{4}-"), rfc).otherwise(classic)
 
 

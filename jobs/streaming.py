@@ -45,9 +45,16 @@ class Trigger:
 
 
 def read_topic(spark: SparkSession, cfg: Config, topic: str) -> DataFrame:
-    """``topic`` as a stream: from its earliest records on first start, then from the checkpoint; headers included."""
+    """``topic`` as a stream: from its earliest records on first start, then from the checkpoint; headers included.
+
+    Each batch is read in at least twice as many tasks as the session has cores (Spark splits large
+    partitions by offsets when asked for more tasks than the topic has partitions): one file's
+    records share a key, so one Kafka partition, and would otherwise be read, parsed and encoded
+    on one core.
+    """
     reader = (spark.readStream.format("kafka").options(**spark_options(cfg))
-              .option("subscribe", topic).option("startingOffsets", "earliest").option("includeHeaders", "true"))
+              .option("subscribe", topic).option("startingOffsets", "earliest").option("includeHeaders", "true")
+              .option("minPartitions", 2 * spark.sparkContext.defaultParallelism))
     if cfg.spark.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", cfg.spark.max_offsets_per_trigger)
     return reader.load()

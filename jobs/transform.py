@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
@@ -96,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                      counts.get("event", 0), counts.get("dead_letter", 0))
 
         trigger = streaming.Trigger(args.processing_time)
+        started = time.monotonic()
         query = streaming.run(streaming.read_topic(spark, cfg, cfg.kafka.raw_topic), "kos-transform",
                               cfg.path(cfg.spark.checkpoint_dir) / "transform", trigger, process)
+        seconds = time.monotonic() - started
         records = streaming.input_rows(query)
     except (ProtobufError, streaming.QueryFailed) as exc:
         print(f"kos-transform: {printable(str(exc))}", file=sys.stderr)
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         spark.stop()
     c = tally.counts
     print(f"kos-transform: {records} records, {sum(c.values())} candidate lines, {c.get('event', 0)} events, "
-          f"{c.get('dead_letter', 0)} dead letters in {tally.batches} batches ({trigger})")
+          f"{c.get('dead_letter', 0)} dead letters in {tally.batches} batches, {seconds:.2f} s ({trigger})")
     return 0
 
 
