@@ -15,7 +15,8 @@ help:
 	@echo "make stack-start | stack-stop | stack-status"
 	@echo "make airflow     Airflow (standalone) with the KOS DAGs, UI on 127.0.0.1:8080"
 	@echo "make history     the Spark history server over the jobs' event logs, on 127.0.0.1:18080"
-	@echo "make bench       benchmarks: shipper next to kcat, MySQL sink next to LOAD DATA, metrics next to MariaDB's SQL (out/bench/)"
+	@echo "make bench       benchmarks: shipper next to kcat, codec next to a upb loop, transform next to one Python"
+	@echo "                 process, MySQL sink next to LOAD DATA, metrics next to MariaDB's SQL (out/bench/)"
 	@echo "make lint        ruff and mypy"
 	@echo "make proto       rebuild descriptors/kos.desc from proto/"
 
@@ -88,6 +89,8 @@ history: setup
 
 bench: stack-start
 	$(PY) bench/shipper.py
+	$(PY) bench/codec.py
+	$(PY) bench/transform.py
 	$(PY) bench/load.py
 	$(PY) bench/metrics.py
 

@@ -1,8 +1,8 @@
 """The Kafka records between the transform and the load: ``kos.v1.ProcessEvent`` and ``kos.v1.DeadLetter``
 (proto/kos/v1/events.proto) as Spark structs, and how records are made of them and read back.
 
-    parsed lines --event_messages-------> ProcessEvent structs --kafka_records--> kos-parsed-os-log
-    parsed lines --dead_letter_messages-> DeadLetter structs   --kafka_records--> kos-dead-letter
+    parsed lines --transform_records--> ProcessEvent records for kos-parsed-os-log,
+                                        DeadLetter records for kos-dead-letter
     kos-parsed-os-log --decode_events--> events --loadable--> the sink's rows (jobs/events_table.py)
                                                  --undecodable--> DeadLetter structs --kafka_records--> kos-dead-letter
 
@@ -73,24 +73,48 @@ def _origin_key(origin: Column) -> Column:
     return F.encode(F.concat_ws(":", origin["source"], origin["file"], origin["offset"].cast("string")), "UTF-8")
 
 
-def event_messages(parsed: DataFrame) -> DataFrame:
-    """``key`` and ``message`` (a ProcessEvent struct) for each event of ``parse_lines``' output."""
-    messages = parsed.where(F.col("status") == "event").select(F.struct(
-        "event_time", "host", "process", "pid", "service", "action",
-        _origin().alias("origin"), _raw().alias("raw")).alias("message"))
-    return messages.select(_origin_key(F.col("message.origin")).alias("key"), "message")
+def _event_struct() -> Column:
+    return F.struct("event_time", "host", "process", "pid", "service", "action", _origin().alias("origin"),
+                    _raw().alias("raw"))
 
 
-def dead_letter_messages(parsed: DataFrame) -> DataFrame:
-    """``key`` and ``message`` (a DeadLetter struct) for each unparseable candidate of ``parse_lines``' output."""
-    messages = parsed.where(F.col("status") == "dead_letter").select(F.struct(
-        F.col("line").alias("data"), "reason", F.lit("transform").alias("stage"),
-        _origin().alias("origin"), _raw().alias("record")).alias("message"))
-    return messages.select(_origin_key(F.col("message.origin")).alias("key"), "message")
+def _dead_letter_struct() -> Column:
+    return F.struct(F.col("line").alias("data"), "reason", F.lit("transform").alias("stage"),
+                    _origin().alias("origin"), _raw().alias("record"))
+
+
+def transform_records(parsed: DataFrame, parsed_topic: str, dead_letter_topic: str,
+                      descriptor_set: bytes) -> DataFrame:
+    """Kafka records (``key``, ``value``, ``headers``, ``topic``, and the line's ``status``) of ``parse_lines``'
+    output, in one pass: each event as a ProcessEvent for ``parsed_topic``, each unparseable candidate as a
+    DeadLetter for ``dead_letter_topic``, keyed by the line's origin so that a line sent again lands on the same
+    partition; candidates that are not events have no value and go nowhere.
+
+    Each message's ``to_protobuf`` gets null for the other kind's rows, which costs it nothing.
+    """
+    is_event, is_dead = F.col("status") == "event", F.col("status") == "dead_letter"
+    return parsed.select(
+        "status",
+        _origin_key(_origin()).alias("key"),
+        F.coalesce(
+            to_protobuf(F.when(is_event, _event_struct()), PROCESS_EVENT, binaryDescriptorSet=descriptor_set),
+            to_protobuf(F.when(is_dead, _dead_letter_struct()), DEAD_LETTER, binaryDescriptorSet=descriptor_set),
+        ).alias("value"),
+        F.array(F.struct(F.lit(TYPE_HEADER).alias("key"),
+                         F.when(is_event, F.lit(PROCESS_EVENT.encode())).otherwise(F.lit(DEAD_LETTER.encode()))
+                         .alias("value"))).alias("headers"),
+        F.when(is_event, F.lit(parsed_topic)).otherwise(F.lit(dead_letter_topic)).alias("topic"),
+    )
+
+
+def to_send(records: DataFrame) -> DataFrame:
+    """The records of ``transform_records`` that go to a topic, with the Kafka sink's columns only."""
+    return records.where(F.col("value").isNotNull()).select("key", "value", "headers", "topic")
 
 
 def kafka_records(messages: DataFrame, message: str, topic: str, descriptor_set: bytes) -> DataFrame:
-    """Kafka records (``key``, ``value``, ``headers``, ``topic``) of ``messages``' structs, encoded as ``message``."""
+    """Kafka records (``key``, ``value``, ``headers``, ``topic``) of ``messages``' structs (``key``, ``message``),
+    encoded as ``message``."""
     return messages.select(
         "key",
         to_protobuf("message", message, binaryDescriptorSet=descriptor_set).alias("value"),

@@ -36,13 +36,9 @@ def parsed_records(records: DataFrame, time_zone: str = "UTC", year: int | None 
     return parse_lines(candidate_lines(records), time_zone, year)
 
 
-def output_records(parsed: DataFrame, cfg: kos_config.Config, descriptor_set: bytes) -> tuple[DataFrame, DataFrame]:
+def output_records(parsed: DataFrame, cfg: kos_config.Config, descriptor_set: bytes) -> DataFrame:
     """The Kafka records of ``parsed``: events for the parsed topic, dead letters for the dead-letter topic."""
-    k = cfg.kafka
-    return (messages.kafka_records(messages.event_messages(parsed), messages.PROCESS_EVENT, k.parsed_topic,
-                                   descriptor_set),
-            messages.kafka_records(messages.dead_letter_messages(parsed), messages.DEAD_LETTER, k.dead_letter_topic,
-                                   descriptor_set))
+    return messages.transform_records(parsed, cfg.kafka.parsed_topic, cfg.kafka.dead_letter_topic, descriptor_set)
 
 
 @dataclass
@@ -84,14 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         spark.streams.addListener(ProgressLogger())
 
         def process(batch: DataFrame, batch_id: int) -> None:
-            parsed = parsed_records(batch, args.time_zone, args.year).persist()
+            # Parsed and encoded once: the records are kept for the count after the write.
+            records = output_records(parsed_records(batch, args.time_zone, args.year), cfg, descriptor_set).persist()
             try:
-                events, dead = output_records(parsed, cfg, descriptor_set)
-                streaming.write_records(events, cfg)
-                streaming.write_records(dead, cfg)
-                counts = {r["status"]: r["count"] for r in parsed.groupBy("status").count().collect()}
+                streaming.write_records(messages.to_send(records), cfg)
+                counts = {r["status"]: r["count"] for r in records.groupBy("status").count().collect()}
             finally:
-                parsed.unpersist()
+                records.unpersist()
             tally.add(counts)
             log.info("batch %d: %d candidate lines, %d events, %d dead letters", batch_id, sum(counts.values()),
                      counts.get("event", 0), counts.get("dead_letter", 0))
