@@ -40,8 +40,8 @@ def test_batch_is_written_once_even_when_replayed(spark, db, loader):
          "h", "f2", 5, "kos-parsed-os-log", 1, 3),
     ]
     batch = spark.createDataFrame(data, EVENT_SCHEMA)
-    assert write_events(batch, 0, loader, "test") == Written(added=3, cut=0)
-    assert write_events(batch, 0, loader, "test") == Written(added=0, cut=0)  # the replay of batch 0
+    assert write_events(batch, 0, loader, "test") == Written(added=3, cut=0, present=0)
+    assert write_events(batch, 0, loader, "test") == Written(added=0, cut=0, present=3)  # the replay of batch 0
     overlapping = spark.createDataFrame(data[1:] + [
         (datetime(2026, 9, 28, 12, 28, 5), "vm", "dbus-daemon", 1526, "org.gtk.vfs.Metadata", "ACTIVATED", "h",
          "f2", 90, "kos-parsed-os-log", 1, 4)], EVENT_SCHEMA)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -85,3 +88,28 @@ def test_the_metrics_dag_reaches_the_cluster_through_its_connection_only(cfg, cl
     run_metrics_dag(airflow_env, spark, loader, "2026-05-01T09:00:00+00:00")
     assert_metrics_of_the_interval(airflow_env, db)
     assert [(app["name"], app["id"][:4]) for app in wait_for_new_apps(cfg, known)] == [("kos-metrics", "app-")]
+
+
+def test_the_jobs_packages_reach_the_cluster_executors_and_the_transform_runs_there(cfg, cluster, kafka, tmp_path):
+    """On a cluster the session ships `jobs` and `kos` as a zip, and the executors import them from it, before any
+    installed copy; the transform then runs on the cluster like on local[2]."""
+    from kos.stack.topics import ensure_topics
+
+    done = spark_submit("tests/scripts/where_jobs.py", master=cluster.url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    places = {line[len("jobs="):] for line in done.stdout.splitlines() if line.startswith("jobs=")}
+    assert places and all(p.endswith("kos-jobs.zip/jobs/__init__.py") for p in places), done.stdout[-2000:]
+
+    run = uuid.uuid4().hex[:10]
+    topics = {k: f"kos-test-{k.lower()}-{run}" for k in ("RAW", "PARSED", "DEAD_LETTER")}
+    ensure_topics(cfg, list(topics.values()))
+    env = {**{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()},
+           "KOS_SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
+    shipped = subprocess.run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path",
+                              "tests/data/spec.syslog", "--topic", topics["RAW"], "--checkpoint-dir",
+                              str(tmp_path / "shipper")], cwd=str(cfg.project_dir), capture_output=True, text=True)
+    assert shipped.returncode == 0, shipped.stderr
+    done = spark_submit("--packages", cfg.spark.kafka_package, "jobs/transform.py", "--year", "2026",
+                        master=cluster.url, env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "kos-transform: 1 records, 9 candidate lines, 6 events, 1 dead letters in 1 batches" in done.stdout

@@ -2,15 +2,12 @@
 connected with the options the KOS jobs use (kos.kafka_client.spark_options), printing `records=N lines=M`."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from pyspark.sql import functions as F
 
-from pyspark.sql import functions as F  # noqa: E402
-
-from jobs.session import spark_session  # noqa: E402
-from kos import config  # noqa: E402
-from kos.kafka_client import spark_options  # noqa: E402
+from jobs.session import spark_session
+from kos import config
+from kos.kafka_client import spark_options
 
 cfg = config.load()
 spark = spark_session("kos-test-kafka-count", cfg)
