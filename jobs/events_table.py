@@ -7,6 +7,8 @@ batch, or a line shipped twice, adds nothing.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from dataclasses import dataclass
 from functools import reduce
 
@@ -17,8 +19,18 @@ from jobs.database import Database, create_stage, merge_staged, stage_name, stag
 
 log = logging.getLogger(__name__)
 
+# Test-only: the crash windows of the fault tests (tests/test_faults.py). Set, the named point kills the
+# whole process group with SIGKILL, as `kill -9` of the job would: the JVM, this driver and its workers.
+CRASH_AT = "KOS_TEST_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_AT) == name:
+        log.warning("%s=%s: killing the job's process group", CRASH_AT, name)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
 EVENT_COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",
-                 "origin_offset", "kafka_topic", "kafka_partition", "kafka_offset")
+                 "origin_offset", "kafka_topic", "kafka_partition", "kafka_offset", "raw_timestamp")
 # The unique key of process_events: where the line was read.
 ORIGIN = ("origin_source", "origin_file", "origin_offset")
 # Column widths in schema.sql; longer values are cut to fit rather than failing the batch.
@@ -29,13 +41,16 @@ EVENT_WIDTHS = {"host": 255, "process": 255, "service": 1024, "origin_source": 2
 def fit_event_columns(events: DataFrame) -> DataFrame:
     """The parser's event rows as staging columns, text cut to the column widths (``cut`` says where).
 
-    The event time travels as microseconds since the epoch: mysql-connector-j takes
-    MariaDB for a 5.5 server and would drop the fraction of a timestamp.
+    Times travel as microseconds since the epoch: mysql-connector-j takes MariaDB for a 5.5
+    server and would drop the fraction of a timestamp. ``raw_timestamp`` (the Kafka timestamp of
+    the raw record, the year rule's reference) is optional.
     """
+    raw = F.unix_micros("raw_timestamp") if "raw_timestamp" in events.columns else F.lit(None).cast("bigint")
     renamed = events.select(
         F.unix_micros("event_time").alias("event_time_us"), "host", "process", "pid", "service", "action",
         F.col("source").alias("origin_source"), F.col("file").alias("origin_file"),
         F.col("line_offset").alias("origin_offset"), "kafka_topic", "kafka_partition", "kafka_offset",
+        raw.alias("raw_timestamp_us"),
     )
     too_long = [F.coalesce(F.length(c) > width, F.lit(False)) for c, width in EVENT_WIDTHS.items()]
     cut = reduce(lambda a, b: a | b, too_long).cast("int").alias("cut")
@@ -43,8 +58,12 @@ def fit_event_columns(events: DataFrame) -> DataFrame:
                             for c in renamed.columns), cut)
 
 
-_EVENT_TIME = "FROM_UNIXTIME(event_time_us DIV 1000000) + INTERVAL (event_time_us MOD 1000000) MICROSECOND"
-_REST = EVENT_COLUMNS[1:]
+def _from_micros(column: str) -> str:
+    """SQL for a DATETIME(6) of microseconds since the epoch (before 1970 too; NULL stays NULL)."""
+    return f"TIMESTAMPADD(MICROSECOND, {column}, TIMESTAMP'1970-01-01 00:00:00')"
+
+
+_PLAIN = EVENT_COLUMNS[1:-1]  # staged as they are; the two times as microseconds
 
 
 @dataclass(frozen=True)
@@ -57,16 +76,20 @@ class Written:
 def write_events(events: DataFrame, batch_id: int, db: Database, stage_prefix: str) -> Written:
     """Write one micro-batch of events exactly once into ``process_events``."""
     stage = stage_name(stage_prefix, batch_id)
-    create_stage(db, stage, f"SELECT {', '.join(_REST)} FROM process_events WHERE FALSE",
-                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST, ADD COLUMN cut TINYINT NOT NULL DEFAULT 0")
+    create_stage(db, stage, f"SELECT {', '.join(_PLAIN)} FROM process_events WHERE FALSE",
+                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST, ADD COLUMN raw_timestamp_us BIGINT NULL, "
+                       "ADD COLUMN cut TINYINT NOT NULL DEFAULT 0")
     # A batch may hold a line twice (re-shipped after a crash): the stage keeps one per origin.
     rows = fit_event_columns(events).dropDuplicates(list(ORIGIN))
     rows.write.jdbc(db.jdbc_url, f"{db.stage_database}.{stage}", mode="append", properties=db.jdbc_properties)
+    crash_point("after-stage")
     with db.connect() as conn:
         cur = conn.cursor()
         cur.execute(f"SELECT COUNT(*), COALESCE(SUM(cut), 0) FROM {staged(db, stage)}")
         distinct, cut = (int(v) for v in cur.fetchone())
-    added = merge_staged(db, stage, "process_events", EVENT_COLUMNS, [_EVENT_TIME, *_REST], key=ORIGIN)
+    added = merge_staged(db, stage, "process_events", EVENT_COLUMNS,
+                         [_from_micros("event_time_us"), *_PLAIN, _from_micros("raw_timestamp_us")], key=ORIGIN)
+    crash_point("after-merge")
     if cut:
         log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
     log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, distinct - added)

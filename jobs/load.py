@@ -25,6 +25,7 @@ from jobs.database import Database, DatabaseError
 from jobs.events_table import write_events
 from jobs.progress import ProgressLogger
 from jobs.protobuf import ProtobufError, check_encodable, implementation
+from jobs.protobuf.descriptors import read_descriptor_set
 from jobs.session import spark_session
 from kos import config as kos_config
 from kos.text import log_to_stderr, printable
@@ -53,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = kos_config.load()
         db = Database.from_config(cfg, "load")
-        descriptor_set = messages.DESCRIPTORS.read_bytes()
+        descriptor_set = read_descriptor_set(str(cfg.path(cfg.kafka.descriptor_set)))
         with db.connect():
             pass  # MySQL answers and takes the load account, before any Kafka record is read
-    except (kos_config.ConfigError, DatabaseError, OSError) as exc:
+    except (kos_config.ConfigError, DatabaseError, ProtobufError) as exc:
         print(f"kos-load: {printable(str(exc))}", file=sys.stderr)
         return 1
     spark = spark_session("kos-load", cfg)

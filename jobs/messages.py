@@ -12,6 +12,8 @@ protobuf messages' (a test holds them to the codec's schema of descriptors/kos.d
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -19,7 +21,7 @@ from pyspark.sql import types as T
 from jobs.protobuf import from_protobuf, to_protobuf
 from kos.config import PROJECT_DIR
 
-DESCRIPTORS = PROJECT_DIR / "descriptors" / "kos.desc"
+DESCRIPTORS = PROJECT_DIR / "descriptors" / "kos.desc"  # the checked-in set ([kafka] descriptor_set by default)
 PROCESS_EVENT = "kos.v1.ProcessEvent"
 DEAD_LETTER = "kos.v1.DeadLetter"
 # Every record the jobs write says what it holds, for consumers that read more than one type.
@@ -53,6 +55,8 @@ DEAD_LETTER_SCHEMA = T.StructType([
     T.StructField("origin", ORIGIN),
     T.StructField("record", KAFKA_RECORD),
 ])
+# What a DATETIME column holds: events outside become dead letters rather than fail the batch.
+MYSQL_FIRST, MYSQL_LAST = datetime(1000, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 # How the load decodes: every proto3 value as it is (an origin at byte 0 or from source "" is valid), and a
 # record that does not decode as null rather than a failed query: it becomes a dead letter.
 LOAD_OPTIONS = {"mode": "PERMISSIVE", "emit.default.values": "true"}
@@ -145,6 +149,9 @@ def _problem(decoded: DataFrame) -> Column:
          F.concat(F.lit("a "), F.col("declared"), F.lit(f" record, not a {PROCESS_EVENT}"))),
         (e.isNull(), f"the bytes do not decode as a {PROCESS_EVENT}"),
         (e["event_time"].isNull(), f"{PROCESS_EVENT} without event_time"),
+        ((e["event_time"] < F.lit(MYSQL_FIRST)) | (e["event_time"] > F.lit(MYSQL_LAST)),
+         F.concat(F.lit(f"{PROCESS_EVENT} with an event_time MySQL cannot store (years 1000 to 9999): "),
+                  e["event_time"].cast("string"))),
         *empty,
         (~e["action"].isin("STARTED", "ACTIVATED"),
          F.concat(F.lit(f"{PROCESS_EVENT} with action "), e["action"])),
@@ -166,7 +173,7 @@ def loadable(decoded: DataFrame) -> DataFrame:
         e["origin"]["source"].alias("source"), e["origin"]["file"].alias("file"),
         e["origin"]["offset"].alias("line_offset"),
         e["raw"]["topic"].alias("kafka_topic"), e["raw"]["partition"].alias("kafka_partition"),
-        e["raw"]["offset"].alias("kafka_offset"),
+        e["raw"]["offset"].alias("kafka_offset"), e["raw"]["timestamp"].alias("raw_timestamp"),
     )
 
 

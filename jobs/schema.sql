@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS process_events (
     kafka_topic     VARCHAR(255)    NOT NULL,
     kafka_partition INT             NOT NULL,
     kafka_offset    BIGINT          NOT NULL,
+    -- The raw record's Kafka timestamp: the reference the year rule used for a classic timestamp.
+    raw_timestamp   DATETIME(6)     NULL,
     loaded_at       DATETIME(6)     NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     PRIMARY KEY (id),
     UNIQUE KEY origin (origin_source, origin_file, origin_offset),
@@ -24,6 +26,9 @@ CREATE TABLE IF NOT EXISTS process_events (
     KEY by_service (service(191)),
     KEY by_process (process)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Tables made by an earlier KOS get the columns added since.
+ALTER TABLE process_events ADD COLUMN IF NOT EXISTS raw_timestamp DATETIME(6) NULL AFTER kafka_offset;
 
 -- Metrics, one set of rows per computed period [period_start, period_end).
 CREATE TABLE IF NOT EXISTS metrics_top_services (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import zipfile
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def spark_session(app_name: str, cfg: Config) -> SparkSession:
         log.warning("the Spark UI of this %s job listens on %s: Spark takes its address from SPARK_LOCAL_IP only "
                     "(set SPARK_LOCAL_IP=%s, as the project's conf/spark does for its virtualenv)",
                     master, ui_host or "every interface", cfg.stack.host)
+    if "spark.pyspark.python" not in submitted:
+        # The Python workers run the jobs' UDFs: this interpreter has what they import (pyarrow, protobuf, KOS).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)

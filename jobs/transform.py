@@ -24,6 +24,7 @@ from jobs import messages, streaming
 from jobs.parsing import candidate_lines, parse_lines
 from jobs.progress import ProgressLogger
 from jobs.protobuf import ProtobufError, check_encodable, implementation
+from jobs.protobuf.descriptors import read_descriptor_set
 from jobs.session import spark_session
 from kos import config as kos_config
 from kos.text import log_to_stderr, printable
@@ -67,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = kos_config.load()
-        descriptor_set = messages.DESCRIPTORS.read_bytes()
-    except (kos_config.ConfigError, OSError) as exc:
+        descriptor_set = read_descriptor_set(str(cfg.path(cfg.kafka.descriptor_set)))
+    except (kos_config.ConfigError, ProtobufError) as exc:
         print(f"kos-transform: {printable(str(exc))}", file=sys.stderr)
         return 1
     spark = spark_session("kos-transform", cfg)

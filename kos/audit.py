@@ -4,8 +4,9 @@ events they hold with the rows of ``process_events``, file by file.
 A file's events are found by the origin the shipper gave them: its source id, the file identity
 (taken from the shipper's checkpoint for that path, so a file fingerprinted while it was small is
 recognised) and each line's byte offset. Lines the shipper has not acknowledged yet are counted as
-pending, not as missing. Event times are not compared: for classic timestamps the year depends on
-when a line was read.
+pending, not as missing. Event times are compared too: a classic timestamp's year is worked out
+against the Kafka timestamp of the raw record the row came from (``raw_timestamp``), as the
+transform worked it out. The file's unparseable candidates must each be in ``kos-dead-letter``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from pyspark.sql import functions as F
 
 from jobs.database import Database, DatabaseError
 from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
+from kos.config import Config
+from kos.kafka_client import python_settings
 from shipper.checkpoint import CheckpointStore
 from shipper.identity import FileIdentity, identify
 from shipper.records import record_headers, split_records
 
-Fields = tuple[str, str, int | None, str, str]  # host, process, pid, service, action
+Fields = tuple  # event_time, host, process, pid, service, action
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,11 @@ class FileAudit:
     differing: list[int] = field(default_factory=list)     # offsets whose row holds other fields
     dead_letters: int = 0
     pending: int = 0  # events after the shipper's checkpoint, not shipped yet
+    dead_letters_missing: list[int] = field(default_factory=list)  # offsets of unparseable lines not in the topic
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.differing)
+        return not (self.missing or self.unexpected or self.differing or self.dead_letters_missing)
 
     def line(self) -> str:
         def offsets(values: list[int]) -> str:
@@ -53,54 +57,92 @@ class FileAudit:
         return (f"{self.path} [{self.file_key}]: {self.expected} start events expected, {self.present} rows present, "
                 f"{len(self.missing)} missing{offsets(self.missing)}, {len(self.unexpected)} unexpected"
                 f"{offsets(self.unexpected)}, {len(self.differing)} differing{offsets(self.differing)}; "
-                f"{self.dead_letters} dead letters expected; {self.pending} events not shipped yet")
+                f"{self.dead_letters} dead letters expected, {len(self.dead_letters_missing)} not in the dead-letter "
+                f"topic{offsets(self.dead_letters_missing)}; {self.pending} events not shipped yet")
 
 
 def compare(path: str, file_key: str, expected: dict[int, Fields], present: dict[int, Fields],
-            shipped_to: int, dead_letters: int) -> FileAudit:
-    """The audit of one file from its expected events and its rows, both by line offset."""
+            shipped_to: int, dead_expected: Iterable[int], dead_found: Iterable[int]) -> FileAudit:
+    """The audit of one file from its expected events and its rows, both by line offset, and from the offsets
+    of its unparseable lines and of the dead letters found for it."""
     shipped = {o: f for o, f in expected.items() if o < shipped_to}
+    dead = sorted(o for o in dead_expected if o < shipped_to)
     return FileAudit(
         path=path, file_key=file_key, expected=len(shipped), present=len(present),
         missing=sorted(set(shipped) - set(present)),
         unexpected=sorted(set(present) - set(shipped)),
         differing=sorted(o for o in set(shipped) & set(present) if shipped[o] != present[o]),
-        dead_letters=dead_letters, pending=len(expected) - len(shipped),
+        dead_letters=len(dead), pending=len(expected) - len(shipped),
+        dead_letters_missing=sorted(set(dead) - set(dead_found)),
     )
 
 
 def file_records(data: bytes, source: str, path: str, file_key: str, max_line_bytes: int,
-                 read_at: datetime) -> list[tuple]:
+                 read_at: dict[int, datetime], default: datetime) -> list[tuple]:
     """The file's complete lines as raw records, one line each, with the origin headers the shipper
-    gives them (and the same cut of over-long lines)."""
+    gives them (and the same cut of over-long lines), stamped with the time the line was read
+    (``read_at`` by offset, ``default`` for lines without a row)."""
     records, _ = split_records(data, 0, lines_per_record=1, max_line_bytes=max_line_bytes,
                                max_record_bytes=max(len(data), 1))
     return [(bytearray(r.value), record_headers(source, path, file_key, r.offset, r.cut), "audit", 0, i,
-             read_at.replace(tzinfo=None)) for i, r in enumerate(records)]
+             read_at.get(r.offset, default).replace(tzinfo=None)) for i, r in enumerate(records)]
 
 
 def expected_events(spark: SparkSession, records: list[tuple], time_zone: str, year: int | None
-                    ) -> tuple[dict[int, Fields], int]:
-    """The events of ``records`` by line offset, and how many candidates are dead letters."""
+                    ) -> tuple[dict[int, Fields], list[int]]:
+    """The events of ``records`` by line offset, and the offsets of the dead letters."""
     if not records:
-        return {}, 0
+        return {}, []
     parsed = parse_lines(candidate_lines(spark.createDataFrame(records, RAW_SCHEMA)), time_zone, year).cache()
-    events = {r["line_offset"]: (r["host"], r["process"], r["pid"], r["service"], r["action"])
+    events = {r["line_offset"]: (r["event_time"], r["host"], r["process"], r["pid"], r["service"], r["action"])
               for r in parsed.where(F.col("status") == "event").collect()}
-    dead = parsed.where(F.col("status") == "dead_letter").count()
+    dead = [r["line_offset"] for r in parsed.where(F.col("status") == "dead_letter").select("line_offset").collect()]
     parsed.unpersist()
     return events, dead
 
 
-def stored_events(db: Database, source: str, file_key: str) -> dict[int, Fields]:
+def stored_events(db: Database, source: str, file_key: str) -> tuple[dict[int, Fields], dict[int, datetime]]:
+    """The rows of a file by offset, and the Kafka timestamps their raw records had."""
     with db.connect() as conn:
         cur = conn.cursor()
         try:
-            cur.execute("SELECT origin_offset, host, process, pid, service, action FROM process_events "
-                        "WHERE origin_source = %s AND origin_file = %s", (source, file_key))
+            cur.execute("SELECT origin_offset, event_time, host, process, pid, service, action, raw_timestamp "
+                        "FROM process_events WHERE origin_source = %s AND origin_file = %s", (source, file_key))
         except mysql_errors.Error as exc:
             raise DatabaseError(f"reading process_events as {db.user} failed: {exc.msg}") from None
-        return {row[0]: tuple(row[1:]) for row in cur.fetchall()}  # type: ignore[misc]
+        rows = cur.fetchall()
+    return ({row[0]: tuple(row[1:7]) for row in rows},  # type: ignore[misc]
+            {row[0]: row[7] for row in rows if row[7] is not None})  # type: ignore[misc]
+
+
+def dead_letter_origins(cfg: Config) -> set[tuple[str, str, int]]:
+    """The origins (source, file, offset) of the transform's dead letters in ``kos-dead-letter``, read whole."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from jobs import messages
+    from jobs.protobuf.descriptors import message_class
+
+    letter = message_class(cfg.path(cfg.kafka.descriptor_set).read_bytes(), messages.DEAD_LETTER)
+    consumer = KafkaConsumer(**python_settings(cfg), group_id=None, enable_auto_commit=False)
+    try:
+        topic = cfg.kafka.dead_letter_topic
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        found = set()
+        while any(consumer.position(p) < end[p] for p in parts):
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    try:
+                        m = letter.FromString(record.value or b"")
+                    except Exception:  # noqa: BLE001 - not one of ours: it cannot stand for a line
+                        continue
+                    if m.stage == "transform" and m.HasField("origin"):
+                        found.add((m.origin.source, m.origin.file, m.origin.offset))
+        return found
+    finally:
+        consumer.close()
 
 
 def file_identity(path: str, checkpoints: CheckpointStore, fingerprint_bytes: int) -> tuple[FileIdentity, int]:
@@ -116,13 +158,15 @@ def file_identity(path: str, checkpoints: CheckpointStore, fingerprint_bytes: in
 
 
 def audit_files(spark: SparkSession, db: Database, paths: Iterable[str], source: str, checkpoints: CheckpointStore,
-                fingerprint_bytes: int, max_line_bytes: int, time_zone: str = "UTC",
-                year: int | None = None) -> list[FileAudit]:
+                fingerprint_bytes: int, max_line_bytes: int, dead_letters: set[tuple[str, str, int]],
+                time_zone: str = "UTC", year: int | None = None) -> list[FileAudit]:
     results = []
     for path in paths:
         identity, shipped_to = file_identity(path, checkpoints, fingerprint_bytes)
-        data = Path(path).read_bytes()
-        records = file_records(data, source, path, identity.key, max_line_bytes, datetime.now(UTC))
+        present, read_at = stored_events(db, source, identity.key)
+        records = file_records(Path(path).read_bytes(), source, path, identity.key, max_line_bytes, read_at,
+                               datetime.now(UTC))
         expected, dead = expected_events(spark, records, time_zone, year)
-        results.append(compare(path, identity.key, expected, stored_events(db, source, identity.key), shipped_to, dead))
+        found = [offset for s, f, offset in dead_letters if (s, f) == (source, identity.key)]
+        results.append(compare(path, identity.key, expected, present, shipped_to, dead, found))
     return results

@@ -147,9 +147,11 @@ def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int |
     import glob
     import socket
 
+    from kafka.errors import KafkaError
+
     from jobs.database import Database, DatabaseError
     from jobs.session import spark_session
-    from kos.audit import audit_files
+    from kos.audit import audit_files, dead_letter_origins
     from shipper.checkpoint import CheckpointStore
 
     sc = cfg.shipper
@@ -158,12 +160,18 @@ def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int |
     if not files or unreadable:
         print(f"kos audit: {printable(', '.join(unreadable) or 'no files')}: not readable files", file=sys.stderr)
         return 2
+    try:
+        dead_letters = dead_letter_origins(cfg)
+    except KafkaError as exc:
+        print(f"kos audit: cannot read {cfg.kafka.dead_letter_topic} from Kafka at "
+              f"{', '.join(cfg.kafka.bootstrap_servers)}: {printable(str(exc))}", file=sys.stderr)
+        return 2
     spark = spark_session("kos-audit", cfg)
     spark.sparkContext.setLogLevel("ERROR")
     try:
         results = audit_files(spark, Database.from_config(cfg, "metrics"), files, sc.source_id or socket.gethostname(),
                               CheckpointStore(cfg.path(sc.checkpoint_dir)), sc.fingerprint_bytes, sc.max_line_bytes,
-                              time_zone, year)
+                              dead_letters, time_zone, year)
     except DatabaseError as exc:
         print(f"kos audit: {printable(str(exc))}", file=sys.stderr)
         return 2

@@ -120,6 +120,9 @@ class KafkaConfig(_Section):
     ssl_keystore: str = ""
     ssl_key_password_file: str = ""
     ssl_key_password: str = field(default="", repr=False)
+    # The protobuf contract of the parsed and dead-letter topics (`make proto` builds it from proto/). A
+    # schema change ships a new set: to the load first, then to the transform (README, "Schema changes").
+    descriptor_set: str = "descriptors/kos.desc"
 
 
 @dataclass(frozen=True)

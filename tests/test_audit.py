@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import UTC, datetime
+import uuid
+from datetime import datetime
 
 import pytest
 
-from jobs.events_table import write_events
-from jobs.parsing import RAW_SCHEMA, candidate_lines, events, parse_lines
 from kos.audit import compare
-from tests.conftest import read_topic
-from tests.submit import BIN, PROJECT
+from tests.submit import BIN, PROJECT, spark_submit
 
 LINES = [
     "Feb 24 20:29:42 dell-Inspiron-15-3567 systemd[1]: Started Locale Service.",
@@ -23,20 +21,24 @@ LINES = [
     "Mar 15 04:42:16 host.lab.example.com systemd: Started Hardware RNG Entropy Gatherer Daemon.",
     "Sep 28 12:27:10 vm-alarm kernel: [   11.183765] systemd[1]: Started Journal Service.",
 ]
-F = ("h", "systemd", 1, "s", "STARTED")
+F = (datetime(2026, 1, 1), "h", "systemd", 1, "s", "STARTED")
 
 
-def test_compare_sorts_out_missing_unexpected_differing_and_pending():
+def test_compare_sorts_out_missing_unexpected_differing_pending_and_lost_dead_letters():
     expected = {0: F, 50: F, 100: F, 150: F, 900: F}
-    present = {0: F, 100: ("h", "systemd", 1, "other", "STARTED"), 120: F, 150: F}
-    audit = compare("/var/log/syslog", "k", expected, present, shipped_to=800, dead_letters=2)
+    present = {0: F, 100: (datetime(2026, 1, 1), "h", "systemd", 1, "other", "STARTED"), 120: F,
+               150: (datetime(2025, 1, 1), *F[1:])}
+    audit = compare("/var/log/syslog", "k", expected, present, shipped_to=800, dead_expected=[30, 60, 950],
+                    dead_found=[60])
     assert (audit.expected, audit.present, audit.missing, audit.unexpected, audit.differing, audit.pending) == (
-        4, 4, [50], [120], [100], 1)
+        4, 4, [50], [120], [100, 150], 1)
+    assert (audit.dead_letters, audit.dead_letters_missing) == (2, [30])
     assert not audit.ok
     assert audit.line() == ("/var/log/syslog [k]: 4 start events expected, 4 rows present, 1 missing (at byte 50), "
-                            "1 unexpected (at byte 120), 1 differing (at byte 100); 2 dead letters expected; "
-                            "1 events not shipped yet")
-    assert compare("p", "k", {0: F}, {0: F}, shipped_to=10, dead_letters=0).ok
+                            "1 unexpected (at byte 120), 2 differing (at byte 100, 150); 2 dead letters expected, "
+                            "1 not in the dead-letter topic (at byte 30); 1 events not shipped yet")
+    assert compare("p", "k", {0: F}, {0: F}, shipped_to=10, dead_expected=[5], dead_found=[5]).ok
+    assert not compare("p", "k", {0: F}, {0: F}, shipped_to=10, dead_expected=[5], dead_found=[]).ok
 
 
 def audit(env: dict[str, str], *paths: str) -> subprocess.CompletedProcess:
@@ -46,35 +48,42 @@ def audit(env: dict[str, str], *paths: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_audit_of_a_shipped_and_loaded_file(cfg, kafka, topic, spark, db, loader, tmp_path):
+def test_audit_of_a_shipped_transformed_and_loaded_file(cfg, kafka, db, tmp_path):
+    from kos.stack.topics import ensure_topics
+
     log = tmp_path / "syslog"
     log.write_text("".join(line + "\n" for line in LINES))
-    env = {"KOS_SHIPPER_CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
-    shipped = subprocess.run([str(BIN / "kos-shipper"), "--once", "--no-progress", "--path", str(log),
-                              "--topic", topic], env={**os.environ, **env}, cwd=PROJECT, capture_output=True,
-                             text=True, timeout=120)
+    run = uuid.uuid4().hex[:10]
+    topics = {k: f"kos-test-{k.lower()}-{run}" for k in ("RAW", "PARSED", "DEAD_LETTER")}
+    ensure_topics(cfg, [*topics.values(), f"kos-test-empty-{run}"])
+    env = {"KOS_SHIPPER_CHECKPOINT_DIR": str(tmp_path / "checkpoints"), "KOS_SPARK_CHECKPOINT_DIR":
+           str(tmp_path / "spark"), **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()}}
+    shipped = subprocess.run([str(BIN / "kos-shipper"), "--once", "--no-progress", "--path", str(log)],
+                             env={**os.environ, **env}, cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert shipped.returncode == 0, shipped.stderr
-    # Transform and load, minus the protobuf hop between them: the same parsing and the same sink.
-    raw = [(bytearray(r.value), [(k, bytearray(v)) for k, v in r.headers], topic, r.partition, r.offset,
-            datetime.fromtimestamp(r.timestamp / 1000, UTC).replace(tzinfo=None))
-           for r in read_topic(cfg.kafka.bootstrap_servers, topic)]
-    parsed = events(parse_lines(candidate_lines(spark.createDataFrame(raw, RAW_SCHEMA))))
-    assert write_events(parsed, 0, loader, "audit").added == 4
+    kafka_jdbc = f"{cfg.spark.kafka_package},{cfg.spark.jdbc_package}"
+    for job in ("transform", "load"):
+        done = spark_submit("--packages", kafka_jdbc, f"jobs/{job}.py", env=env)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
     done = audit(env, str(log))
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     (line,) = done.stdout.splitlines()
     assert line.startswith(f"OK      {log} [")
     assert line.endswith("]: 4 start events expected, 4 rows present, 0 missing, 0 unexpected, 0 differing; "
-                         "1 dead letters expected; 0 events not shipped yet")
+                         "1 dead letters expected, 0 not in the dead-letter topic; 0 events not shipped yet")
 
-    # One row lost, one that no line explains, one changed, and a new line not shipped yet.
+    # One row lost, one that no line explains, one changed, one moved in time, a new line not shipped yet, and a
+    # dead-letter topic without the dead letter.
     first_event = 0
     dbus_offset = len(LINES[0]) + len(LINES[1]) + 2
+    rfc_offset = sum(len(line) + 1 for line in LINES[:4])
     with db.connect() as conn:
         cur = conn.cursor()
         cur.execute("DELETE FROM process_events WHERE origin_offset = %s", (first_event,))
         cur.execute("UPDATE process_events SET service = 'tampered' WHERE origin_offset = %s", (dbus_offset,))
+        cur.execute("UPDATE process_events SET event_time = event_time + INTERVAL 1 YEAR WHERE origin_offset = %s",
+                    (rfc_offset,))
         cur.execute("INSERT INTO process_events (event_time, host, process, pid, service, action, origin_source, "
                     "origin_file, origin_offset, kafka_topic, kafka_partition, kafka_offset) SELECT event_time, host, "
                     "process, pid, service, action, origin_source, origin_file, 5, kafka_topic, kafka_partition, "
@@ -82,12 +91,14 @@ def test_audit_of_a_shipped_and_loaded_file(cfg, kafka, topic, spark, db, loader
         conn.commit()
     with open(log, "a") as f:
         f.write("Nov 28 09:00:00 h systemd[1]: Started Late Unit.\n")
-    done = audit(env, str(log))
+    dead_offset = sum(len(line) + 1 for line in LINES[:3])
+    done = audit({**env, "KOS_KAFKA_DEAD_LETTER_TOPIC": f"kos-test-empty-{run}"}, str(log))
     assert done.returncode == 1
     assert done.stdout.startswith(f"DIFFERS {log} [")
     assert done.stdout.rstrip().endswith(
         f"]: 4 start events expected, 4 rows present, 1 missing (at byte 0), 1 unexpected (at byte 5), "
-        f"1 differing (at byte {dbus_offset}); 1 dead letters expected; 1 events not shipped yet")
+        f"2 differing (at byte {dbus_offset}, {rfc_offset}); 1 dead letters expected, 1 not in the dead-letter topic "
+        f"(at byte {dead_offset}); 1 events not shipped yet")
 
 
 @pytest.mark.integration

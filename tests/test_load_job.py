@@ -7,6 +7,7 @@ import os
 import re
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -14,7 +15,7 @@ from kafka import KafkaProducer
 from jobs import messages
 from jobs.protobuf.descriptors import message_class
 from tests.conftest import read_topic
-from tests.submit import spark_submit
+from tests.submit import PROJECT, spark_submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -115,3 +116,39 @@ def test_an_unreachable_database_is_one_line_before_any_record_is_read(topics):
     assert said == ["kos-load: cannot connect to MySQL at 127.0.0.1:1 as kos_load: Can't connect to MySQL server on "
                     "'127.0.0.1:1' (Errno 111: Connection refused); start it with `kos stack start` or check the "
                     "KOS_MYSQL_* settings"]
+
+
+def v2_descriptor_set(tmp_path) -> Path:
+    """kos.v1 as the next release might have it: ProcessEvent with one field more (number 9)."""
+    import subprocess
+    import sys
+
+    proto = (PROJECT / "proto" / "kos" / "v1" / "events.proto").read_text()
+    (tmp_path / "v2" / "kos" / "v1").mkdir(parents=True)
+    marker = "  KafkaRecord raw = 8;\n"
+    assert marker in proto
+    (tmp_path / "v2" / "kos" / "v1" / "events.proto").write_text(proto.replace(marker, marker + "  string unit = 9;\n"))
+    out = tmp_path / "v2.desc"
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{tmp_path / 'v2'}", "--include_imports",
+                    f"--descriptor_set_out={out}", "kos/v1/events.proto"], check=True)
+    return out
+
+
+def test_a_schema_change_loads_in_both_directions(cfg, topics, db, tmp_path):
+    """A newer producer's events (one field more) load with the current schema; the current producer's events
+    load with the newer schema (the field it does not write is simply absent). Nothing is lost either way."""
+    newer = v2_descriptor_set(tmp_path)
+    ProcessEventV2 = message_class(newer.read_bytes(), messages.PROCESS_EVENT)
+    v2_record = ProcessEventV2.FromString(event(100, "Written By V2"))
+    v2_record.unit = "foo.service"
+    produce(cfg, topics["KOS_KAFKA_PARSED_TOPIC"], [(v2_record.SerializeToString(), [])])
+    by_v1 = load(topics)
+    assert "kos-load: 1 records, 1 rows added, 0 already present, 0 dead letters" in by_v1.stdout, by_v1.stdout[-3000:]
+
+    produce(cfg, topics["KOS_KAFKA_PARSED_TOPIC"], [(event(200, "Written By V1"), [])])
+    by_v2 = load({**topics, "KOS_KAFKA_DESCRIPTOR_SET": str(newer)})
+    assert "kos-load: 1 records, 1 rows added, 0 already present, 0 dead letters" in by_v2.stdout, by_v2.stdout[-3000:]
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT service, origin_offset FROM process_events ORDER BY origin_offset")
+        assert cur.fetchall() == [("Written By V2", 100), ("Written By V1", 200)]

@@ -1,0 +1,154 @@
+"""Exactly once through transform and load, on the real stack, whatever fails: `kill -9` of the transform
+mid-batch, `kill -9` of the load between its stage write and its merge and between the merge and Spark's commit,
+MariaDB stopped under a running load. Afterwards every event line is in process_events exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from jobs.events_table import CRASH_AT
+from tests.submit import BIN, PROJECT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+GEN = PROJECT / "bench" / "gen_syslog.py"
+
+
+@pytest.fixture
+def env(cfg, kafka, db, tmp_path: Path) -> dict[str, str]:
+    from kos.stack.topics import ensure_topics
+
+    run = uuid.uuid4().hex[:10]
+    topics = {k: f"kos-test-{k.lower()}-{run}" for k in ("RAW", "PARSED", "DEAD_LETTER")}
+    ensure_topics(cfg, list(topics.values()))
+    return dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_SHIPPER_SOURCE_ID="faults",
+                KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "shipper"), KOS_SPARK_CHECKPOINT_DIR=str(tmp_path / "spark"),
+                **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()})
+
+
+def write_log(path: Path, lines: int, seed: int) -> int:
+    """A generated syslog of ``lines`` lines with RFC 3339 stamps; returns its number of start events."""
+    subprocess.run([sys.executable, str(GEN), str(path), "--lines", str(lines), "--events", "0.1", "--seed",
+                    str(seed), "--rfc3339"], check=True)
+    return sum(1 for line in path.read_bytes().split(b"\n") if b"]: Started " in line or
+               b"Successfully activated" in line)
+
+
+def ship(env: dict[str, str], path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(path)],
+                          env=env, cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def job(name: str, env: dict[str, str], *args: str, **extra: str) -> subprocess.Popen:
+    """spark-submit of a job in its own process group, as `kill -9` of it has to reach the JVM and Python alike."""
+    from kos import config as kos_config
+
+    cfg = kos_config.load()
+    argv = [str(BIN / "spark-submit"), "--master", "local[2]", "--packages", ",".join(cfg.spark.job_packages(name)),
+            f"jobs/{name}.py", *args]
+    return subprocess.Popen(argv, cwd=PROJECT, env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    return out
+
+
+def rows(db) -> tuple[int, int]:
+    """(rows, distinct origins) of process_events."""
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*), COUNT(DISTINCT origin_source, origin_file, origin_offset) FROM process_events")
+        return cur.fetchone()
+
+
+def stages(db) -> list[str]:
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute(f"SHOW TABLES FROM `{db.stage_database}`")
+        return [r[0] for r in cur.fetchall()]
+
+
+def test_kill_9_of_the_transform_mid_batch_then_restart(env, db, tmp_path):
+    log = tmp_path / "syslog"
+    events = write_log(log, 400_000, seed=7)
+    ship(env, log)
+    # Small batches, so that the kill lands with some committed and one running.
+    proc = job("transform", env, "--processing-time", "1 second", KOS_SPARK_MAX_OFFSETS_PER_TRIGGER="200")
+    deadline = time.monotonic() + 300
+    output = []
+    for line in proc.stdout:  # type: ignore[union-attr]
+        output.append(line)
+        if "kos-transform batch 2:" in line:
+            break
+        assert time.monotonic() < deadline, "".join(output)[-3000:]
+    time.sleep(1.5)  # into the next batch
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    restarted = finish(job("transform", env, "--available-now"))
+    assert "kos-transform:" in restarted, restarted[-3000:]
+    loaded = finish(job("load", env, "--available-now"))
+    assert "kos-load:" in loaded, loaded[-3000:]
+    assert rows(db) == (events, events)
+
+
+@pytest.mark.parametrize("window", ["after-stage", "after-merge"])
+def test_kill_9_of_the_load_in_either_window_then_restart(env, db, tmp_path, window):
+    """after-stage: the batch is staged, not merged; after-merge: merged and committed in MySQL, but Spark has not
+    committed the batch, so the restart runs it again. Either way each event is one row."""
+    log = tmp_path / "syslog"
+    events = write_log(log, 60_000, seed=11)
+    ship(env, log)
+    assert "kos-transform:" in finish(job("transform", env, "--available-now"))
+    crashed = job("load", env, "--available-now", **{CRASH_AT: window})
+    finish(crashed)
+    assert crashed.returncode == -signal.SIGKILL
+    if window == "after-stage":
+        assert rows(db) == (0, 0)
+        assert len(stages(db)) == 1  # left by the killed attempt
+    else:
+        assert rows(db) == (events, events)
+    again = finish(job("load", env, "--available-now"))
+    assert "kos-load:" in again, again[-3000:]
+    expected_added = events if window == "after-stage" else 0
+    assert f"{expected_added} rows added, {events - expected_added} already present" in again
+    assert rows(db) == (events, events)
+    assert stages(db) == []
+
+
+def test_mariadb_stopped_under_a_running_load_then_back(env, db, mariadb, tmp_path):
+    log = tmp_path / "syslog"
+    first = write_log(log, 20_000, seed=3)
+    ship(env, log)
+    assert "kos-transform:" in finish(job("transform", env, "--available-now"))
+    proc = job("load", env, "--processing-time", "2 seconds")
+    deadline = time.monotonic() + 300
+    while rows(db)[0] < first:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(1)
+    mariadb.stop()
+    try:
+        more = tmp_path / "more"
+        second = write_log(more, 20_000, seed=4)
+        ship(env, more)
+        assert "kos-transform:" in finish(job("transform", env, "--available-now"))
+        out = finish(proc, timeout=600)  # the next batch cannot reach MySQL: the query ends, saying why
+        assert proc.returncode == 1, out[-3000:]
+        said = [line for line in out.splitlines() if line.startswith("kos-load:")]
+        assert said and said[-1].startswith("kos-load: kos-load stopped: cannot connect to MySQL at 127.0.0.1:"), \
+            out[-3000:]
+    finally:
+        mariadb.start()
+    again = finish(job("load", env, "--available-now"))
+    assert f"{second} rows added, 0 already present" in again, again[-3000:]
+    assert rows(db) == (first + second, first + second)
