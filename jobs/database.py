@@ -71,13 +71,15 @@ class Database:
         return props
 
     @contextmanager
-    def connect(self) -> Iterator[Any]:
-        """A connection in UTC with autocommit off; closed on exit."""
+    def connect(self, local_files: Path | None = None) -> Iterator[Any]:
+        """A connection in UTC with autocommit off; closed on exit. ``local_files``: the one folder from which
+        ``LOAD DATA LOCAL INFILE`` may send files."""
         try:
             tls = {"ssl_ca": self.ssl_ca, "ssl_verify_cert": True, "ssl_verify_identity": True} if self.ssl_ca else {}
+            local = {"allow_local_infile_in_path": str(local_files)} if local_files else {}
             conn = mysql.connector.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                            database=self.database, time_zone="+00:00", autocommit=False,
-                                           connection_timeout=10, **tls)
+                                           connection_timeout=10, **tls, **local)
         except mysql_errors.Error as exc:
             raise DatabaseError(f"cannot connect to MySQL at {self.host}:{self.port} as {self.user}: {exc.msg}; "
                                 "start it with `kos stack start` or check the KOS_MYSQL_* settings") from None
@@ -133,13 +135,14 @@ def create_stage(db: Database, stage: str, select: str, alter: str = "") -> None
 
 
 def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], values: Sequence[str],
-                 key: Sequence[str]) -> int:
+                 key: Sequence[str], also: Sequence[tuple[str, Sequence[object]]] = ()) -> int:
     """Insert the staged rows whose ``key`` is not yet in ``target``, in one transaction; drop the stage.
     Returns the rows added.
 
     A plain INSERT ... SELECT ... WHERE NOT EXISTS: the writing account needs INSERT and
     SELECT only, and every error (a duplicate slipped in by a concurrent writer among them)
-    fails the batch instead of being skipped. The stage must hold each key once.
+    fails the batch instead of being skipped. The stage must hold each key once. ``also``: statements
+    (with their parameters) committed in the same transaction.
     """
     cols = ", ".join(f"`{c}`" for c in columns)
     match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
@@ -149,6 +152,8 @@ def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], 
             cur.execute(f"INSERT INTO `{target}` ({cols}) SELECT {', '.join(values)} FROM {staged(db, stage)} AS s "
                         f"WHERE NOT EXISTS (SELECT 1 FROM `{target}` AS t WHERE {match})")
             added = cur.rowcount
+            for statement, parameters in also:
+                cur.execute(statement, parameters)
             conn.commit()
         except mysql_errors.Error as exc:
             conn.rollback()

@@ -1,7 +1,11 @@
 """The ``process_events`` table as the load job's sink: its columns, their widths, and the exactly-once batch write.
 
-A batch is staged through JDBC and merged on the line's origin (jobs/database.py): a replayed
-batch, or a line shipped twice, adds nothing.
+Each batch's rows and its row in the ledger ``load_batches`` (query, batch id) are committed in
+one transaction. A batch found in the ledger was committed before (and is run again because the
+job died before Spark recorded it): it adds nothing. Any other batch goes straight into
+``process_events`` with one ``LOAD DATA LOCAL INFILE`` from the driver, where the origin key skips
+lines stored already (a line the shipper sent twice). A server that refuses LOCAL files gets the
+batch through a staging table and ``INSERT ... WHERE NOT EXISTS`` instead (jobs/database.py).
 """
 
 from __future__ import annotations
@@ -9,13 +13,18 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import tempfile
 from dataclasses import dataclass
 from functools import reduce
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+from mysql.connector import errors as mysql_errors
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.database import Database, create_stage, merge_staged, stage_name, staged
+from jobs.database import Database, DatabaseError, create_stage, merge_staged, stage_name
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +78,125 @@ _PLAIN = EVENT_COLUMNS[1:-1]  # staged as they are; the two times as microsecond
 @dataclass(frozen=True)
 class Written:
     added: int  # rows new in process_events
-    cut: int    # staged events with a value longer than its column, stored cut to fit
+    cut: int    # events with a value longer than its column, stored cut to fit
     present: int = 0  # distinct events of the batch that were in process_events already (a replay)
 
 
-def write_events(events: DataFrame, batch_id: int, db: Database, stage_prefix: str) -> Written:
-    """Write one micro-batch of events exactly once into ``process_events``."""
-    stage = stage_name(stage_prefix, batch_id)
-    create_stage(db, stage, f"SELECT {', '.join(_PLAIN)} FROM process_events WHERE FALSE",
-                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST, ADD COLUMN raw_timestamp_us BIGINT NULL, "
-                       "ADD COLUMN cut TINYINT NOT NULL DEFAULT 0")
-    # A batch may hold a line twice (re-shipped after a crash): the stage keeps one per origin.
+LEDGER = "load_batches"
+# MySQL's answers when LOAD DATA LOCAL is not allowed: by the server (local_infile off) or the client library.
+_LOCAL_REFUSED = {1148, 2068, 3948, 3950, 4166}  # 4166: MariaDB's own code
+_DUPLICATE = 1062
+
+
+def write_events(events: DataFrame, batch_id: int, db: Database, query: str, spool: Path | None = None) -> Written:
+    """Write one micro-batch of events exactly once into ``process_events``.
+
+    ``query`` names the writer (with ``batch_id``, the ledger's key); ``spool`` is the folder for the
+    batch's file (default: the system's temporary folder).
+    """
+    done = _ledger(db, query, batch_id)
+    if done is not None:
+        log.info("batch %d of %s was committed before (%d rows): nothing to add", batch_id, query, done)
+        return Written(0, 0, done)
+    # A batch may hold a line twice (re-shipped after a crash): one row per origin.
     rows = fit_event_columns(events).dropDuplicates(list(ORIGIN))
-    rows.write.jdbc(db.jdbc_url, f"{db.stage_database}.{stage}", mode="append", properties=db.jdbc_properties)
-    crash_point("after-stage")
-    with db.connect() as conn:
-        cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*), COALESCE(SUM(cut), 0) FROM {staged(db, stage)}")
-        distinct, cut = (int(v) for v in cur.fetchone())
-    added = merge_staged(db, stage, "process_events", EVENT_COLUMNS,
-                         [_from_micros("event_time_us"), *_PLAIN, _from_micros("raw_timestamp_us")], key=ORIGIN)
+    table = rows.toArrow()
+    cut = int(pc.sum(table["cut"]).as_py() or 0)
+    record = (f"INSERT INTO `{LEDGER}` (query, batch_id, `rows`) VALUES (%s, %s, %s)",
+              [query, batch_id, table.num_rows])
+    folder = Path(spool or tempfile.gettempdir())
+    try:
+        added = _load_data(db, table, folder, batch_id, record)
+    except _LocalRefused as exc:
+        log.warning("the server refuses LOAD DATA LOCAL (%s): batch %d goes through a staging table", exc, batch_id)
+        added = _stage_and_merge(rows, db, query, batch_id, record)
     crash_point("after-merge")
     if cut:
         log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
-    log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, distinct - added)
-    return Written(added, cut, distinct - added)
+    log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, table.num_rows - added)
+    return Written(added, cut, table.num_rows - added)
+
+
+def _ledger(db: Database, query: str, batch_id: int) -> int | None:
+    """The rows of the batch if the ledger has it."""
+    with db.connect() as conn:
+        cur = conn.cursor()
+        try:
+            cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s", (query, batch_id))
+        except mysql_errors.Error as exc:
+            raise DatabaseError(f"reading {LEDGER} as {db.user} failed: {exc.msg}") from None
+        found = cur.fetchone()
+    return None if found is None else int(found[0])
+
+
+class _LocalRefused(Exception):
+    pass
+
+
+def _load_data(db: Database, table: pa.Table, folder: Path, batch_id: int, record: tuple[str, list[object]]) -> int:
+    """The batch's rows (by ``LOAD DATA LOCAL INFILE``) and its ledger row in one transaction; the rows added."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spool = folder / f"kos-load-{batch_id}.tsv"
+    spool.write_bytes(load_data_file(table))
+    columns = ", ".join("@" + c if c.endswith("_us") else f"`{c}`" for c in table.column_names if c != "cut")
+    try:
+        with db.connect(local_files=folder) as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(f"LOAD DATA LOCAL INFILE '{spool}' INTO TABLE process_events CHARACTER SET utf8mb4 "
+                            f"({columns}) SET event_time = {_from_micros('@event_time_us')}, "
+                            f"raw_timestamp = {_from_micros('@raw_timestamp_us')}")
+                added = max(cur.rowcount, 0)
+                cur.execute("SHOW WARNINGS")
+                other = [w for w in cur.fetchall() if w[1] != _DUPLICATE]
+                if other:
+                    conn.rollback()
+                    raise DatabaseError(f"batch {batch_id} did not load as it is: {other[0][2]} (and "
+                                        f"{len(other) - 1} more warnings); nothing of it was stored")
+                cur.execute(*record)
+                crash_point("after-stage")
+                conn.commit()
+            except mysql_errors.Error as exc:
+                conn.rollback()
+                if exc.errno in _LOCAL_REFUSED:
+                    raise _LocalRefused(exc.msg) from None
+                raise DatabaseError(f"loading batch {batch_id} into process_events as {db.user} failed: "
+                                    f"{exc.msg}") from None
+    finally:
+        spool.unlink(missing_ok=True)
+    return added
+
+
+def load_data_file(table: pa.Table) -> bytes:
+    """The rows of ``table`` (but ``cut``) in LOAD DATA's default text format: tab-separated, one line each,
+    ``\\N`` for null; backslash, tab, newline, carriage return and NUL escaped. Made column by column in Arrow."""
+    fields = []
+    for name in table.column_names:
+        if name == "cut":
+            continue
+        column = table[name].combine_chunks()
+        if pa.types.is_string(column.type):
+            for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"),
+                                 ("\x00", "\\0")):
+                column = pc.replace_substring(column, raw, escaped)
+        else:
+            column = pc.cast(column, pa.string())
+        fields.append(pc.fill_null(column, "\\N"))
+    if not fields or not table.num_rows:
+        return b""
+    lines = pc.binary_join_element_wise(*fields, "\t")
+    return "\n".join(lines.to_pylist()).encode() + b"\n"
+
+
+def _stage_and_merge(rows: DataFrame, db: Database, query: str, batch_id: int,
+                     record: tuple[str, list[object]]) -> int:
+    """The batch through a staging table (JDBC from the executors), merged with its ledger row in one transaction."""
+    stage = stage_name(query, batch_id)
+    create_stage(db, stage, f"SELECT {', '.join(_PLAIN)} FROM process_events WHERE FALSE",
+                 alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST, ADD COLUMN raw_timestamp_us BIGINT NULL, "
+                       "ADD COLUMN cut TINYINT NOT NULL DEFAULT 0")
+    rows.write.jdbc(db.jdbc_url, f"{db.stage_database}.{stage}", mode="append", properties=db.jdbc_properties)
+    crash_point("after-stage")
+    return merge_staged(db, stage, "process_events", EVENT_COLUMNS,
+                        [_from_micros("event_time_us"), *_PLAIN, _from_micros("raw_timestamp_us")], key=ORIGIN,
+                        also=[record])

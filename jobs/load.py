@@ -62,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     spark = spark_session("kos-load", cfg)
     tally = Tally()
+    spool = cfg.state_dir / "load"
+    for left in spool.glob("kos-load-*.tsv"):  # of an attempt killed while it loaded: its batch runs again
+        left.unlink()
+
+    def query_id() -> str:
+        """The streaming query's id: it keys the ledger, and a new checkpoint makes a new one."""
+        return next(str(q.id) for q in spark.streams.active if q.name == "kos-load")
+
     trigger = streaming.Trigger(args.processing_time)
     try:
         log.info("protobuf functions: %s", "Spark's connector" if implementation(spark) == "spark" else "KOS's")
@@ -71,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         def process(batch: DataFrame, batch_id: int) -> None:
             decoded = messages.decode_events(batch, descriptor_set).persist()
             try:
-                written = write_events(messages.loadable(decoded), batch_id, db, "load")
+                written = write_events(messages.loadable(decoded), batch_id, db, query_id(), spool)
                 dead = messages.kafka_records(messages.undecodable(decoded), messages.DEAD_LETTER,
                                               cfg.kafka.dead_letter_topic, descriptor_set).persist()
                 dead_count = dead.count()

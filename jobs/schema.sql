@@ -27,6 +27,17 @@ CREATE TABLE IF NOT EXISTS process_events (
     KEY by_process (process)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- The load job's ledger: one row per micro-batch written into process_events, in the same transaction as its
+-- rows, so that a batch run again after a crash (Spark had not recorded it) is known and adds nothing.
+-- query is the streaming query's id, which a new checkpoint changes.
+CREATE TABLE IF NOT EXISTS load_batches (
+    query        VARCHAR(64) NOT NULL,
+    batch_id     BIGINT      NOT NULL,
+    `rows`       BIGINT      NOT NULL,
+    committed_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (query, batch_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 -- Tables made by an earlier KOS get the columns added since.
 ALTER TABLE process_events ADD COLUMN IF NOT EXISTS raw_timestamp DATETIME(6) NULL AFTER kafka_offset;
 

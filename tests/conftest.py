@@ -131,8 +131,8 @@ def db(cfg: kos_config.Config, mariadb: MariaDBStack):
     ensure_schema(database)
     with database.connect() as conn:
         cur = conn.cursor()
-        for table in ("process_events", "metrics_runs", "metrics_top_services", "metrics_top_processes",
-                      "metrics_starts_per_bucket"):
+        for table in ("process_events", "load_batches", "metrics_runs", "metrics_top_services",
+                      "metrics_top_processes", "metrics_starts_per_bucket"):
             cur.execute(f"DELETE FROM {table}")
         cur.execute(f"SHOW TABLES FROM `{database.stage_database}`")
         for (stage,) in cur.fetchall():

@@ -127,3 +127,22 @@ def test_a_line_twice_in_one_batch_is_one_row(spark, db, loader):
     batch = spark.createDataFrame([(*line, 10), (*line, 11)], EVENT_SCHEMA)
     assert write_events(batch, 0, loader, "twice").added == 1
     assert rows(db) == [(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1)]
+
+
+def test_a_server_that_refuses_local_files_gets_the_batch_through_a_stage(spark, db, loader, mariadb):
+    line = (datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "kos-parsed-os-log", 0, 10)
+    mariadb.root_sql("SET GLOBAL local_infile = 0;")
+    try:
+        batch = spark.createDataFrame([line, (*line[:8], 2, *line[9:])], EVENT_SCHEMA)
+        assert write_events(batch, 0, loader, "refused") == Written(added=2, cut=0, present=0)
+        assert write_events(batch, 1, loader, "refused") == Written(added=0, cut=0, present=2)  # another batch
+        assert write_events(batch, 1, loader, "refused") == Written(added=0, cut=0, present=2)  # its replay
+    finally:
+        mariadb.root_sql("SET GLOBAL local_infile = 1;")
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT query, batch_id, `rows` FROM load_batches ORDER BY batch_id")
+        assert cur.fetchall() == [("refused", 0, 2), ("refused", 1, 2)]
+        cur.execute("SHOW TABLES FROM kos_stage")
+        assert cur.fetchall() == []
+    assert [r[8] for r in rows(db)] == [1, 2]

@@ -101,7 +101,7 @@ class MariaDBStack:
         grants = {
             "owner": [f"ALL PRIVILEGES ON `{db}`.*", f"ALL PRIVILEGES ON `{stage}`.*"],
             # Adds events; it can neither change nor delete one.
-            "load": [f"SELECT, INSERT ON `{db}`.process_events",
+            "load": [f"SELECT, INSERT ON `{db}`.process_events", f"SELECT, INSERT ON `{db}`.load_batches",
                      f"SELECT, INSERT, DELETE, CREATE, DROP, ALTER ON `{stage}`.*"],
             "metrics": [f"SELECT ON `{db}`.process_events",
                         *(f"SELECT, INSERT, DELETE ON `{db}`.{table}" for table in metrics_tables)],
