@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers import pyarrow and KOS
 
 from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
@@ -147,7 +148,8 @@ def main() -> None:
     ensure_schema(owner)
 
     spark = (SparkSession.builder.master("local[2]").appName("kos-bench-load")
-             .config("spark.sql.session.timeZone", "UTC").config("spark.jars.packages", cfg.spark.jdbc_package)
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.jars.packages", ",".join(cfg.spark.job_packages("load")))
              .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false").getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
     events = generated_events(spark, args.events).cache()

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
 
 from jobs.database import Database, ensure_schema  # noqa: E402
 from kos import config as kos_config  # noqa: E402

@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
 
 from kos import config as kos_config  # noqa: E402
 from kos.stack.topics import ensure_topics  # noqa: E402

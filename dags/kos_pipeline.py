@@ -13,18 +13,14 @@ kos_metrics.
 
 from __future__ import annotations
 
-import shlex
-from datetime import UTC, datetime, timedelta
-
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
 
 from kos import config as kos_config
+from kos.airflow import dag_arguments, metrics_arguments, report_command
 
 cfg = kos_config.load()
-interval = ["--from", "{{ data_interval_start | ts }}", "--to", "{{ data_interval_end | ts }}",
-            "--bucket", cfg.airflow.metrics_bucket]
 
 
 def job(name: str, *args: str) -> SparkSubmitOperator:
@@ -38,29 +34,10 @@ def job(name: str, *args: str) -> SparkSubmitOperator:
     )
 
 
-with DAG(
-    dag_id="kos_pipeline",
-    doc_md=__doc__,
-    schedule=CronDataIntervalTimetable(cfg.airflow.pipeline_schedule, timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["kos"],
-    default_args={
-        "retries": cfg.airflow.retries,
-        "retry_delay": timedelta(seconds=cfg.airflow.retry_delay_seconds),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-    },
-) as dag:
+with DAG(dag_id="kos_pipeline", doc_md=__doc__, **dag_arguments(cfg, cfg.airflow.pipeline_schedule)) as dag:
     ship = BashOperator(task_id="ship", cwd=str(cfg.project_dir), bash_command="kos-shipper --once --no-progress")
     transform = job("transform", "--available-now")
     load = job("load", "--available-now")
-    metrics = job("metrics", *interval, "--top", str(cfg.airflow.metrics_top), "--tables-only")
-    report = BashOperator(
-        task_id="report",
-        cwd=str(cfg.project_dir),
-        bash_command=" ".join(["kos report", *interval, "--out", shlex.quote(str(cfg.path(cfg.airflow.reports_dir)))
-                               + "/{{ data_interval_start | ts_nodash }}"]),
-    )
+    metrics = job("metrics", *metrics_arguments(cfg))
+    report = BashOperator(task_id="report", cwd=str(cfg.project_dir), bash_command=report_command(cfg))
     ship >> transform >> load >> metrics >> report

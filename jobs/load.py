@@ -44,10 +44,7 @@ class Tally:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kos-load", description="Process events from Kafka into MySQL.")
-    when = parser.add_mutually_exclusive_group()
-    when.add_argument("--available-now", action="store_true", help="load what is there, then stop (default)")
-    when.add_argument("--processing-time", metavar="INTERVAL", help="a batch every INTERVAL ('10 seconds') until "
-                                                                    "SIGTERM")
+    streaming.Trigger.add_arguments(parser)
     args = parser.parse_args(argv)
     log_to_stderr()
 
@@ -70,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         """The streaming query's id: it keys the ledger, and a new checkpoint makes a new one."""
         return next(str(q.id) for q in spark.streams.active if q.name == "kos-load")
 
-    trigger = streaming.Trigger(args.processing_time)
+    trigger = streaming.Trigger.from_arguments(args)
     try:
         log.info("protobuf functions: %s", "Spark's connector" if implementation(spark) == "spark" else "KOS's")
         check_encodable(messages.DEAD_LETTER_SCHEMA, messages.DEAD_LETTER, binaryDescriptorSet=descriptor_set)

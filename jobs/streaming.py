@@ -9,6 +9,7 @@ carrying the line's origin).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 from collections.abc import Callable
@@ -42,6 +43,18 @@ class Trigger:
 
     def __str__(self) -> str:
         return "available-now" if self.interval is None else f"processing-time {self.interval}"
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        """``--available-now`` (the default) or ``--processing-time INTERVAL`` on a job's command line."""
+        when = parser.add_mutually_exclusive_group()
+        when.add_argument("--available-now", action="store_true", help="process what is there, then stop (default)")
+        when.add_argument("--processing-time", metavar="INTERVAL", help="a batch every INTERVAL ('10 seconds') until "
+                                                                        "SIGTERM")
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> Trigger:
+        return cls(args.processing_time)
 
 
 def read_topic(spark: SparkSession, cfg: Config, topic: str) -> DataFrame:

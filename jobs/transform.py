@@ -57,10 +57,7 @@ class Tally:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kos-transform", description="Raw syslog records to process events.")
-    when = parser.add_mutually_exclusive_group()
-    when.add_argument("--available-now", action="store_true", help="process what is there, then stop (default)")
-    when.add_argument("--processing-time", metavar="INTERVAL", help="a batch every INTERVAL ('10 seconds') until "
-                                                                    "SIGTERM")
+    streaming.Trigger.add_arguments(parser)
     parser.add_argument("--year", type=int, help="the year of classic timestamps (default: the year rule)")
     parser.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps (default: UTC)")
     args = parser.parse_args(argv)
@@ -92,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("batch %d: %d candidate lines, %d events, %d dead letters", batch_id, sum(counts.values()),
                      counts.get("event", 0), counts.get("dead_letter", 0))
 
-        trigger = streaming.Trigger(args.processing_time)
+        trigger = streaming.Trigger.from_arguments(args)
         started = time.monotonic()
         query = streaming.run(streaming.read_topic(spark, cfg, cfg.kafka.raw_topic), "kos-transform",
                               cfg.path(cfg.spark.checkpoint_dir) / "transform", trigger, process)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kos import config as kos_config
 
@@ -35,6 +38,41 @@ def environment(cfg: kos_config.Config, base: Mapping[str, str] | None = None) -
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)]),
     })
     return env
+
+
+# What both DAGs share: declared here once, imported by the DAG files (nothing here computes at parse time).
+INTERVAL = ["--from", "{{ data_interval_start | ts }}", "--to", "{{ data_interval_end | ts }}"]
+
+
+def dag_arguments(cfg: kos_config.Config, schedule: str) -> dict[str, Any]:
+    """The DAG settings of every KOS DAG: a cron schedule in UTC, no catch-up, one run at a time, retries with
+    growing delays."""
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return {
+        "schedule": CronDataIntervalTimetable(schedule, timezone="UTC"),
+        "start_date": datetime(2026, 1, 1, tzinfo=UTC),
+        "catchup": False,
+        "max_active_runs": 1,
+        "tags": ["kos"],
+        "default_args": {
+            "retries": cfg.airflow.retries,
+            "retry_delay": timedelta(seconds=cfg.airflow.retry_delay_seconds),
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": timedelta(minutes=30),
+        },
+    }
+
+
+def metrics_arguments(cfg: kos_config.Config) -> list[str]:
+    """jobs/metrics.py over the run's data interval, into the tables only."""
+    return [*INTERVAL, "--bucket", cfg.airflow.metrics_bucket, "--top", str(cfg.airflow.metrics_top), "--tables-only"]
+
+
+def report_command(cfg: kos_config.Config) -> str:
+    """`kos report` of the run's data interval, into ``[airflow] reports_dir/<interval start>``."""
+    out = shlex.quote(str(cfg.path(cfg.airflow.reports_dir))) + "/{{ data_interval_start | ts_nodash }}"
+    return " ".join(["kos report", *INTERVAL, "--bucket", cfg.airflow.metrics_bucket, "--out", out])
 
 
 def main() -> int:
