@@ -16,20 +16,27 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers import pyarrow and KOS
 
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
+from scratch import ScratchTopics  # noqa: E402
 
+from jobs import messages  # noqa: E402
 from jobs.database import Database, ensure_schema  # noqa: E402
 from jobs.events_table import write_events  # noqa: E402
+from jobs.protobuf import to_protobuf  # noqa: E402
 from kos import config as kos_config  # noqa: E402
+from kos.kafka_client import spark_options  # noqa: E402
 from kos.stack.mariadb import MariaDBStack  # noqa: E402
 
 BENCH_DB, BENCH_STAGE = "kos_bench", "kos_bench_stage"
@@ -63,21 +70,15 @@ def truncate(db: Database) -> None:
         conn.commit()
 
 
-def load_job(cfg: kos_config.Config, spark: SparkSession, events, owner: Database, repeat: int) -> list[float]:
+def load_job(cfg: kos_config.Config, events: DataFrame, owner: Database, repeat: int) -> list[float]:
     """The events as ProcessEvent records in a fresh topic; spark-submit jobs/load.py over them, ``repeat`` times
     (plus a warm-up), each into an empty table from a fresh checkpoint: the job's own seconds."""
-    import os
-    import re
-    import subprocess
-    import uuid
+    with ScratchTopics(cfg) as topics:
+        return _load_job(cfg, events, owner, repeat, topics.new("parsed"), topics.new("dl"))
 
-    from jobs import messages
-    from jobs.protobuf import to_protobuf
-    from kos.kafka_client import spark_options
-    from kos.stack.topics import ensure_topics
 
-    topic = f"kos-bench-parsed-{uuid.uuid4().hex[:8]}"
-    ensure_topics(cfg, [topic])
+def _load_job(cfg: kos_config.Config, events: DataFrame, owner: Database, repeat: int, topic: str,
+              dead_letter_topic: str) -> list[float]:
     structs = events.select(F.struct(
         "event_time", "host", "process", "pid", "service", "action",
         F.struct(F.col("source").alias("source"), F.col("file").alias("file"), F.col("line_offset").alias("offset"))
@@ -92,7 +93,7 @@ def load_job(cfg: kos_config.Config, spark: SparkSession, events, owner: Databas
     for _ in range(repeat + 1):
         truncate(owner)
         env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_PARSED_TOPIC=topic,
-                   KOS_KAFKA_DEAD_LETTER_TOPIC=topic + "-dl", KOS_MYSQL_DATABASE=BENCH_DB,
+                   KOS_KAFKA_DEAD_LETTER_TOPIC=dead_letter_topic, KOS_MYSQL_DATABASE=BENCH_DB,
                    KOS_MYSQL_STAGE_DATABASE=BENCH_STAGE,
                    KOS_SPARK_CHECKPOINT_DIR=str(PROJECT / "out" / "bench" / "checkpoints" / uuid.uuid4().hex))
         done = subprocess.run([str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
@@ -174,7 +175,7 @@ def main() -> None:
     spool = PROJECT / "out" / "bench" / "load"
     sink = [timed(lambda i=i: write_events(events, i, loader, "bench", spool)) for i in range(args.repeat + 1)][1:]
     reference = [timed(lambda: load_data(owner, tsv)) for _ in range(args.repeat + 1)][1:]
-    job = load_job(cfg, spark, events, owner, args.repeat)
+    job = load_job(cfg, events, owner, args.repeat)
     spark.stop()
     j = statistics.median(job)
 

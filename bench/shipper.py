@@ -23,8 +23,9 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
+from scratch import ScratchTopics  # noqa: E402
+
 from kos import config as kos_config  # noqa: E402
-from kos.stack.topics import ensure_topics  # noqa: E402
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
@@ -73,10 +74,10 @@ def main() -> None:
     size = data.stat().st_size
     bootstrap = ",".join(cfg.kafka.bootstrap_servers)
 
+    topics = ScratchTopics(cfg)
+
     def fresh_topic() -> str:
-        name = f"kos-bench-{uuid.uuid4().hex[:10]}"
-        ensure_topics(cfg, [name])
-        return name
+        return topics.new("raw")
 
     def kos_run(lpr: int) -> dict[str, float]:
         cp = out_dir / "checkpoints" / uuid.uuid4().hex
@@ -97,12 +98,13 @@ def main() -> None:
     tools = {f"kos-shipper lines_per_record={lpr}": (lambda lpr=lpr: kos_run(lpr))
              for lpr in [int(x) for x in args.lines_per_record.split(",")]}
     tools["kcat -P -l (librdkafka)"] = kcat_run
-    for tool in tools.values():
-        tool()  # warm-up (page cache, broker)
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in tools}
-    for _ in range(args.repeat):
-        for name, tool in tools.items():
-            samples[name].append(tool())
+    with topics:
+        for tool in tools.values():
+            tool()  # warm-up (page cache, broker)
+        for _ in range(args.repeat):
+            for name, tool in tools.items():
+                samples[name].append(tool())
     results = [summarise(name, runs, args.lines, size) for name, runs in samples.items()]
     kcat = results[-1]
 

@@ -27,23 +27,18 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+from scratch import ScratchTopics  # noqa: E402
+
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import python_settings  # noqa: E402
-from kos.stack.topics import ensure_topics  # noqa: E402
 
 SUMMARY = re.compile(r"kos-transform: (\d+) records, (\d+) candidate lines, (\d+) events, (\d+) dead letters in "
                      r"\d+ batches, ([\d.]+) s")
 
 
-def fresh(cfg: kos_config.Config, kind: str) -> str:
-    name = f"kos-bench-{kind}-{uuid.uuid4().hex[:8]}"
-    ensure_topics(cfg, [name])
-    return name
-
-
-def spark_run(cfg: kos_config.Config, raw: str, master: str) -> dict[str, float]:
+def spark_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str) -> dict[str, float]:
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_RAW_TOPIC=raw,
-               KOS_KAFKA_PARSED_TOPIC=fresh(cfg, "parsed"), KOS_KAFKA_DEAD_LETTER_TOPIC=fresh(cfg, "dl"),
+               KOS_KAFKA_PARSED_TOPIC=topics.new("parsed"), KOS_KAFKA_DEAD_LETTER_TOPIC=topics.new("dl"),
                KOS_SPARK_CHECKPOINT_DIR=str(PROJECT / "out" / "bench" / "checkpoints" / uuid.uuid4().hex))
     started = time.perf_counter()
     done = subprocess.run([str(BIN / "spark-submit"), "--master", master, "--packages", cfg.spark.kafka_package,
@@ -57,7 +52,7 @@ def spark_run(cfg: kos_config.Config, raw: str, master: str) -> dict[str, float]
             "events": int(match.group(3))}
 
 
-def python_baseline(cfg: kos_config.Config, raw: str, lines: int) -> dict[str, float]:
+def python_baseline(cfg: kos_config.Config, topics: ScratchTopics, raw: str, lines: int) -> dict[str, float]:
     """One process: consume the raw topic, find and parse the candidates, encode with upb, produce."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -76,7 +71,7 @@ def python_baseline(cfg: kos_config.Config, raw: str, lines: int) -> dict[str, f
     consumer.seek_to_beginning(*parts)
     end = consumer.end_offsets(parts)
     producer = KafkaProducer(**settings, acks="all", compression_type="lz4", linger_ms=5, batch_size=1 << 20)
-    out, events, seen = fresh(cfg, "parsed"), 0, 0
+    out, events, seen = topics.new("parsed"), 0, 0
     while any(consumer.position(p) < end[p] for p in parts):
         for tp, records in consumer.poll(timeout_ms=1000).items():
             for record in records:
@@ -131,28 +126,29 @@ def main() -> None:
     if not data.exists():
         subprocess.run([sys.executable, str(PROJECT / "bench" / "gen_syslog.py"), str(data), "--lines",
                         str(args.lines), "--events", "0.1"], check=True)
-    raw = fresh(cfg, "raw")
-    subprocess.run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(data), "--topic", raw,
-                    "--checkpoint-dir", str(out / "checkpoints" / uuid.uuid4().hex)], check=True,
-                   capture_output=True)
+    with ScratchTopics(cfg) as topics:
+        raw = topics.new("raw")
+        subprocess.run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(data), "--topic", raw,
+                        "--checkpoint-dir", str(out / "checkpoints" / uuid.uuid4().hex)], check=True,
+                       capture_output=True)
 
-    spark_run(cfg, raw, args.master)  # warm-up: page cache, broker, Ivy
-    runs = [spark_run(cfg, raw, args.master) for _ in range(args.repeat)]
-    query = statistics.median(r["query"] for r in runs)
-    wall = statistics.median(r["wall"] for r in runs)
-    result = {"lines": args.lines, "master": args.master, "events": runs[0]["events"],
-              "query_s": round(query, 2), "spark_submit_s": round(wall, 2), "startup_s": round(wall - query, 2),
-              "lines_per_s": round(args.lines / query)}
-    print(f"{args.lines:,} raw lines ({runs[0]['records']:,} records, {runs[0]['events']:,} events) on {args.master}, "
-          f"medians of {args.repeat}:")
-    print(f"  jobs/transform.py   {result['lines_per_s']:>10,} lines/s   query {query:.2f} s, spark-submit "
-          f"{wall:.2f} s (start-up {wall - query:.2f} s)")
-    if not args.no_baseline:
-        base = statistics.median(python_baseline(cfg, raw, args.lines)["wall"] for _ in range(args.repeat))
-        result.update(python_s=round(base, 2), python_lines_per_s=round(args.lines / base),
-                      speedup=round(base / query, 2))
-        print(f"  one Python process  {result['python_lines_per_s']:>10,} lines/s   {base:.2f} s; the job is "
-              f"{result['speedup']}x faster")
+        spark_run(cfg, topics, raw, args.master)  # warm-up: page cache, broker, Ivy
+        runs = [spark_run(cfg, topics, raw, args.master) for _ in range(args.repeat)]
+        query = statistics.median(r["query"] for r in runs)
+        wall = statistics.median(r["wall"] for r in runs)
+        result = {"lines": args.lines, "master": args.master, "events": runs[0]["events"],
+                  "query_s": round(query, 2), "spark_submit_s": round(wall, 2), "startup_s": round(wall - query, 2),
+                  "lines_per_s": round(args.lines / query)}
+        print(f"{args.lines:,} raw lines ({runs[0]['records']:,} records, {runs[0]['events']:,} events) on "
+              f"{args.master}, medians of {args.repeat}:")
+        print(f"  jobs/transform.py   {result['lines_per_s']:>10,} lines/s   query {query:.2f} s, spark-submit "
+              f"{wall:.2f} s (start-up {wall - query:.2f} s)")
+        if not args.no_baseline:
+            base = statistics.median(python_baseline(cfg, topics, raw, args.lines)["wall"] for _ in range(args.repeat))
+            result.update(python_s=round(base, 2), python_lines_per_s=round(args.lines / base),
+                          speedup=round(base / query, 2))
+            print(f"  one Python process  {result['python_lines_per_s']:>10,} lines/s   {base:.2f} s; the job is "
+                  f"{result['speedup']}x faster")
     (out / f"transform-{args.master.replace('/', '').replace(':', '-')}.json").write_text(json.dumps(result, indent=2))
 
 

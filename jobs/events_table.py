@@ -14,14 +14,16 @@ import logging
 import os
 import signal
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from mysql.connector import errors as mysql_errors
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.database import Database, DatabaseError, create_stage, merge_staged, stage_name
@@ -47,8 +49,9 @@ EVENT_WIDTHS = {"host": 255, "process": 255, "service": 1024, "origin_source": 2
                 "kafka_topic": 255}
 
 
-def fit_event_columns(events: DataFrame) -> DataFrame:
-    """The parser's event rows as staging columns, text cut to the column widths (``cut`` says where).
+def fit_event_columns(events: DataFrame, keep: Sequence[str] = ()) -> DataFrame:
+    """The parser's event rows as the table's columns, text cut to the column widths (``cut`` says where); the
+    columns named in ``keep`` come along as they are.
 
     Times travel as microseconds since the epoch: mysql-connector-j takes MariaDB for a 5.5
     server and would drop the fraction of a timestamp. ``raw_timestamp`` (the Kafka timestamp of
@@ -59,12 +62,12 @@ def fit_event_columns(events: DataFrame) -> DataFrame:
         F.unix_micros("event_time").alias("event_time_us"), "host", "process", "pid", "service", "action",
         F.col("source").alias("origin_source"), F.col("file").alias("origin_file"),
         F.col("line_offset").alias("origin_offset"), "kafka_topic", "kafka_partition", "kafka_offset",
-        raw.alias("raw_timestamp_us"),
+        raw.alias("raw_timestamp_us"), *keep,
     )
     too_long = [F.coalesce(F.length(c) > width, F.lit(False)) for c, width in EVENT_WIDTHS.items()]
     cut = reduce(lambda a, b: a | b, too_long).cast("int").alias("cut")
     return renamed.select(*(F.substring(c, 1, EVENT_WIDTHS[c]).alias(c) if c in EVENT_WIDTHS else F.col(c)
-                            for c in renamed.columns), cut)
+                            for c in renamed.columns if c not in keep), cut, *keep)
 
 
 def _from_micros(column: str) -> str:
@@ -73,6 +76,7 @@ def _from_micros(column: str) -> str:
 
 
 _PLAIN = EVENT_COLUMNS[1:-1]  # staged as they are; the two times as microseconds
+FITTED = ("event_time_us", *_PLAIN, "raw_timestamp_us", "cut")  # fit_event_columns' columns
 
 
 @dataclass(frozen=True)
@@ -94,31 +98,15 @@ def write_events(events: DataFrame, batch_id: int, db: Database, query: str, spo
     ``query`` names the writer (with ``batch_id``, the ledger's key); ``spool`` is the folder for the
     batch's file (default: the system's temporary folder).
     """
-    done = _ledger(db, query, batch_id)
+    done = committed(db, query, batch_id)
     if done is not None:
         log.info("batch %d of %s was committed before (%d rows): nothing to add", batch_id, query, done)
         return Written(0, 0, done)
-    # A batch may hold a line twice (re-shipped after a crash): one row per origin.
-    rows = fit_event_columns(events).dropDuplicates(list(ORIGIN))
-    table = rows.toArrow()
-    cut = int(pc.sum(table["cut"]).as_py() or 0)
-    record = (f"INSERT INTO `{LEDGER}` (query, batch_id, `rows`) VALUES (%s, %s, %s)",
-              [query, batch_id, table.num_rows])
-    folder = Path(spool or tempfile.gettempdir())
-    try:
-        added = _load_data(db, table, folder, batch_id, record)
-    except _LocalRefused as exc:
-        log.warning("the server refuses LOAD DATA LOCAL (%s): batch %d goes through a staging table", exc, batch_id)
-        added = _stage_and_merge(rows, db, query, batch_id, record)
-    crash_point("after-merge")
-    if cut:
-        log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
-    log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, table.num_rows - added)
-    return Written(added, cut, table.num_rows - added)
+    return write_rows(fit_event_columns(events).toArrow(), batch_id, db, query, spool)
 
 
-def _ledger(db: Database, query: str, batch_id: int) -> int | None:
-    """The rows of the batch if the ledger has it."""
+def committed(db: Database, query: str, batch_id: int) -> int | None:
+    """The rows of the batch if the ledger has it (it was committed before), else None."""
     with db.connect() as conn:
         cur = conn.cursor()
         try:
@@ -127,6 +115,30 @@ def _ledger(db: Database, query: str, batch_id: int) -> int | None:
             raise DatabaseError(f"reading {LEDGER} as {db.user} failed: {exc.msg}") from None
         found = cur.fetchone()
     return None if found is None else int(found[0])
+
+
+def write_rows(table: pa.Table, batch_id: int, db: Database, query: str, spool: Path | None = None) -> Written:
+    """Write a batch not in the ledger (``fit_event_columns``' rows, on the driver) and its ledger row in one
+    transaction.
+
+    A line twice in the batch (re-shipped after a crash) or stored already is skipped by the
+    origin key: LOAD DATA LOCAL ignores duplicate keys, the staged merge inserts only what is new.
+    """
+    table = table.select(list(FITTED))
+    cut = int(pc.sum(table["cut"]).as_py() or 0)
+    record = (f"INSERT INTO `{LEDGER}` (query, batch_id, `rows`) VALUES (%s, %s, %s)",
+              [query, batch_id, table.num_rows])
+    folder = Path(spool or tempfile.gettempdir())
+    try:
+        added = _load_data(db, table, folder, batch_id, record)
+    except _LocalRefused as exc:
+        log.warning("the server refuses LOAD DATA LOCAL (%s): batch %d goes through a staging table", exc, batch_id)
+        added = _stage_and_merge(table, db, query, batch_id, record)
+    crash_point("after-merge")
+    if cut:
+        log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
+    log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, table.num_rows - added)
+    return Written(added, cut, table.num_rows - added)
 
 
 class _LocalRefused(Exception):
@@ -167,30 +179,40 @@ def _load_data(db: Database, table: pa.Table, folder: Path, batch_id: int, recor
     return added
 
 
-def load_data_file(table: pa.Table) -> bytes:
+_SPECIAL = "[\\\\\t\n\r\x00]"  # what LOAD DATA's text format escapes
+
+
+def load_data_file(table: pa.Table) -> pa.Buffer:
     """The rows of ``table`` (but ``cut``) in LOAD DATA's default text format: tab-separated, one line each,
-    ``\\N`` for null; backslash, tab, newline, carriage return and NUL escaped. Made column by column in Arrow."""
+    ``\\N`` for null; backslash, tab, newline, carriage return and NUL escaped. Made column by column in Arrow,
+    the lines joined in Arrow's own buffer."""
     fields = []
     for name in table.column_names:
         if name == "cut":
             continue
         column = table[name].combine_chunks()
-        if pa.types.is_string(column.type):
+        if pa.types.is_string(column.type) and pc.any(pc.match_substring_regex(column, _SPECIAL)).as_py():
             for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"),
                                  ("\x00", "\\0")):
                 column = pc.replace_substring(column, raw, escaped)
-        else:
+        elif not pa.types.is_string(column.type):
             column = pc.cast(column, pa.string())
-        fields.append(pc.fill_null(column, "\\N"))
+        fields.append(pc.cast(pc.fill_null(column, "\\N"), pa.large_string()))
     if not fields or not table.num_rows:
-        return b""
-    lines = pc.binary_join_element_wise(*fields, "\t")
-    return "\n".join(lines.to_pylist()).encode() + b"\n"
+        return pa.py_buffer(b"")
+    # Each line with its newline: the separator between the line and an empty string. No value is null, so the
+    # array's data buffer holds the lines one after the other, from its first offset to its last.
+    text = [pa.scalar(t, pa.large_string()) for t in ("\t", "", "\n")]
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, text[0]), *text[1:])
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return lines.buffers()[2].slice(int(first), int(last - first))
 
 
-def _stage_and_merge(rows: DataFrame, db: Database, query: str, batch_id: int,
+def _stage_and_merge(table: pa.Table, db: Database, query: str, batch_id: int,
                      record: tuple[str, list[object]]) -> int:
-    """The batch through a staging table (JDBC from the executors), merged with its ledger row in one transaction."""
+    """The batch through a staging table (JDBC), merged with its ledger row in one transaction."""
+    rows = SparkSession.active().createDataFrame(table).dropDuplicates(list(ORIGIN))
     stage = stage_name(query, batch_id)
     create_stage(db, stage, f"SELECT {', '.join(_PLAIN)} FROM process_events WHERE FALSE",
                  alter="ADD COLUMN event_time_us BIGINT NOT NULL FIRST, ADD COLUMN raw_timestamp_us BIGINT NULL, "

@@ -4,9 +4,10 @@
         jobs/load.py [--available-now | --processing-time '10 seconds']
 
 Each micro-batch is decoded with ``from_protobuf`` (PERMISSIVE: bytes that do not decode give null,
-never a failed query); the valid events are written with the staged merge on the line's origin
-(jobs/events_table.py) as the load account, so a batch run again after a crash adds nothing; every
-other record becomes a ``kos.v1.DeadLetter`` with the reason and its bytes on ``kos-dead-letter``.
+never a failed query) and brought to the driver in one pass; every record that is not a loadable
+event becomes a ``kos.v1.DeadLetter`` with the reason and its bytes on ``kos-dead-letter``, then the
+events go into ``process_events`` as the load account with the batch's ledger row in the same
+transaction (jobs/events_table.py), so a batch run again after a crash adds nothing.
 The checkpoint is ``[spark] checkpoint_dir/load``.
 """
 
@@ -18,11 +19,12 @@ import sys
 import time
 from dataclasses import dataclass
 
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 
 from jobs import messages, streaming
 from jobs.database import Database, DatabaseError
-from jobs.events_table import write_events
+from jobs.events_table import committed, fit_event_columns, write_rows
 from jobs.progress import ProgressLogger
 from jobs.protobuf import ProtobufError, check_encodable, implementation
 from jobs.protobuf.descriptors import read_descriptor_set
@@ -74,24 +76,31 @@ def main(argv: list[str] | None = None) -> int:
         spark.streams.addListener(ProgressLogger())
 
         def process(batch: DataFrame, batch_id: int) -> None:
-            decoded = messages.decode_events(batch, descriptor_set).persist()
-            try:
-                written = write_events(messages.loadable(decoded), batch_id, db, query_id(), spool)
-                dead = messages.kafka_records(messages.undecodable(decoded), messages.DEAD_LETTER,
-                                              cfg.kafka.dead_letter_topic, descriptor_set).persist()
-                dead_count = dead.count()
-                if dead_count:
-                    streaming.write_records(dead, cfg)
-                    log.warning("batch %d: %d records that are not loadable process events went to %s", batch_id,
-                                dead_count, cfg.kafka.dead_letter_topic)
-                dead.unpersist()
-            finally:
-                decoded.unpersist()
+            query = query_id()
+            done = committed(db, query, batch_id)
+            if done is not None:  # its dead letters went out before its rows were committed
+                log.info("batch %d was committed before (%d rows): nothing to add", batch_id, done)
+                tally.batches += 1
+                tally.present += done
+                return
+            # One pass over the batch: every record decoded, checked and brought to the driver as Arrow, a loadable
+            # event as its row, any other record as it came.
+            decoded = messages.decode_events(batch, descriptor_set)
+            table = fit_event_columns(messages.sort_out(decoded), keep=("reason", "record")).toArrow()
+            problems = pc.is_valid(table["reason"])
+            dead = table.filter(problems).select(["reason", "record"])
+            if dead.num_rows:
+                records = messages.kafka_records(messages.dead_letters(spark.createDataFrame(dead)),
+                                                 messages.DEAD_LETTER, cfg.kafka.dead_letter_topic, descriptor_set)
+                streaming.write_records(records, cfg)
+                log.warning("batch %d: %d records that are not loadable process events went to %s", batch_id,
+                            dead.num_rows, cfg.kafka.dead_letter_topic)
+            written = write_rows(table.filter(pc.invert(problems)), batch_id, db, query, spool)
             tally.batches += 1
             tally.added += written.added
             tally.present += written.present
             tally.cut += written.cut
-            tally.dead_letters += dead_count
+            tally.dead_letters += dead.num_rows
 
         started = time.monotonic()
         query = streaming.run(streaming.read_topic(spark, cfg, cfg.kafka.parsed_topic), "kos-load",

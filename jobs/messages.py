@@ -3,8 +3,9 @@
 
     parsed lines --transform_records--> ProcessEvent records for kos-parsed-os-log,
                                         DeadLetter records for kos-dead-letter
-    kos-parsed-os-log --decode_events--> events --loadable--> the sink's rows (jobs/events_table.py)
-                                                 --undecodable--> DeadLetter structs --kafka_records--> kos-dead-letter
+    kos-parsed-os-log --decode_events--> events --sort_out--> the sink's rows (jobs/events_table.py)
+                                                          --> problems --dead_letters--> DeadLetter structs
+                                                              --kafka_records--> kos-dead-letter
 
 Pure DataFrame functions: no session, files or clock. The structs' schemas below are the
 protobuf messages' (a test holds them to the codec's schema of descriptors/kos.desc).
@@ -164,28 +165,33 @@ def _problem(decoded: DataFrame) -> Column:
     return chosen
 
 
-def loadable(decoded: DataFrame) -> DataFrame:
-    """The valid events of ``decode_events``' output as the sink's rows (jobs/events_table.py)."""
-    e = F.col("event")
-    return decoded.where(_problem(decoded).isNull()).select(
-        e["event_time"].alias("event_time"), e["host"].alias("host"), e["process"].alias("process"),
-        e["pid"].alias("pid"), e["service"].alias("service"), e["action"].alias("action"),
-        e["origin"]["source"].alias("source"), e["origin"]["file"].alias("file"),
-        e["origin"]["offset"].alias("line_offset"),
-        e["raw"]["topic"].alias("kafka_topic"), e["raw"]["partition"].alias("kafka_partition"),
-        e["raw"]["offset"].alias("kafka_offset"), e["raw"]["timestamp"].alias("raw_timestamp"),
-    )
+def sort_out(decoded: DataFrame) -> DataFrame:
+    """Each record of ``decode_events``' output once, in one pass: ``reason`` null and the sink's row columns
+    (jobs/events_table.py) for a loadable event; for any other record the ``reason`` and the ``record`` it came in
+    (value and Kafka position, what ``dead_letters`` needs), with the row columns null."""
+    e, reason = F.col("event"), _problem(decoded)
+    loadable, dead = reason.isNull(), reason.isNotNull()
+    row = {
+        "event_time": e["event_time"], "host": e["host"], "process": e["process"], "pid": e["pid"],
+        "service": e["service"], "action": e["action"], "source": e["origin"]["source"],
+        "file": e["origin"]["file"], "line_offset": e["origin"]["offset"], "kafka_topic": e["raw"]["topic"],
+        "kafka_partition": e["raw"]["partition"], "kafka_offset": e["raw"]["offset"],
+        "raw_timestamp": e["raw"]["timestamp"],
+    }
+    record = F.struct("value", "topic", "partition", "offset", "timestamp")
+    return decoded.select(reason.alias("reason"), *(F.when(loadable, c).alias(name) for name, c in row.items()),
+                          F.when(dead, record).alias("record"))
 
 
-def undecodable(decoded: DataFrame) -> DataFrame:
-    """``key`` and ``message`` (a DeadLetter struct: the record's bytes and why) for each record that cannot be
-    loaded."""
-    problems = decoded.select("*", _problem(decoded).alias("reason")).where(F.col("reason").isNotNull())
-    record = F.struct(F.col("topic").alias("topic"), F.col("partition").alias("partition"),
-                      F.col("offset").alias("offset"), F.col("timestamp").alias("timestamp"))
+def dead_letters(problems: DataFrame) -> DataFrame:
+    """``key`` and ``message`` (a DeadLetter struct: the record's bytes and why) for each row of ``sort_out`` with
+    a reason."""
+    r = F.col("record")
+    position = F.struct(r["topic"].alias("topic"), r["partition"].alias("partition"), r["offset"].alias("offset"),
+                        r["timestamp"].alias("timestamp"))
     return problems.select(
-        F.encode(F.concat_ws(":", F.lit("kafka"), "topic", F.col("partition").cast("string"),
-                             F.col("offset").cast("string")), "UTF-8").alias("key"),
-        F.struct(F.col("value").alias("data"), "reason", F.lit("load").alias("stage"),
-                 F.lit(None).cast(ORIGIN).alias("origin"), record.alias("record")).alias("message"),
+        F.encode(F.concat_ws(":", F.lit("kafka"), r["topic"], r["partition"].cast("string"),
+                             r["offset"].cast("string")), "UTF-8").alias("key"),
+        F.struct(r["value"].alias("data"), "reason", F.lit("load").alias("stage"),
+                 F.lit(None).cast(ORIGIN).alias("origin"), position.alias("record")).alias("message"),
     )

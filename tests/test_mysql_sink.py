@@ -146,3 +146,15 @@ def test_a_server_that_refuses_local_files_gets_the_batch_through_a_stage(spark,
         cur.execute("SHOW TABLES FROM kos_stage")
         assert cur.fetchall() == []
     assert [r[8] for r in rows(db)] == [1, 2]
+
+
+def test_the_load_data_file_escapes_text_and_writes_null_as_backslash_n_for_a_slice_too():
+    import pyarrow as pa
+
+    from jobs.events_table import load_data_file
+
+    table = pa.table({"event_time_us": pa.array([1, -2, 3], pa.int64()),
+                      "host": pa.array(["skip", "a\tb\\c", "n\nr\rz\x00"]),
+                      "pid": pa.array([0, None, 7], pa.int64()), "cut": pa.array([0, 0, 1], pa.int32())})
+    assert load_data_file(table.slice(1)).to_pybytes() == b"-2\ta\\tb\\\\c\t\\N\n3\tn\\nr\\rz\\0\t7\n"
+    assert load_data_file(table.slice(0, 0)).to_pybytes() == b""

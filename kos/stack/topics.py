@@ -38,3 +38,15 @@ def ensure_topics(cfg: Config, names: list[str] | None = None) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+def delete_topics(cfg: Config, names: list[str]) -> None:
+    """Delete the named topics (those that exist)."""
+    admin = KafkaAdminClient(**python_settings(cfg), client_id="kos-stack")
+    try:
+        existing = set(admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
