@@ -13,7 +13,6 @@ its own clock (query start to end) is what counts. Results: out/bench/load.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import re
@@ -29,17 +28,15 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers import py
 
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
-from scratch import ScratchTopics  # noqa: E402
+from scratch import BENCH_DB, BENCH_STAGE, ScratchTopics, bench_database, truncate  # noqa: E402
 
 from jobs import messages  # noqa: E402
-from jobs.database import Database, ensure_schema  # noqa: E402
+from jobs.database import Database  # noqa: E402
 from jobs.events_table import write_events  # noqa: E402
 from jobs.protobuf import to_protobuf  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import spark_options  # noqa: E402
-from kos.stack.mariadb import MariaDBStack  # noqa: E402
 
-BENCH_DB, BENCH_STAGE = "kos_bench", "kos_bench_stage"
 COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",
            "origin_offset", "kafka_topic", "kafka_partition", "kafka_offset")
 
@@ -61,13 +58,6 @@ def generated_events(spark: SparkSession, n: int):
         F.lit("kos-parsed-os-log").alias("kafka_topic"), (seq % 3).cast("int").alias("kafka_partition"),
         seq.alias("kafka_offset"),
     )
-
-
-def truncate(db: Database) -> None:
-    with db.connect() as conn:
-        conn.cursor().execute("TRUNCATE TABLE process_events")
-        conn.cursor().execute("TRUNCATE TABLE load_batches")
-        conn.commit()
 
 
 def load_job(cfg: kos_config.Config, events: DataFrame, owner: Database, repeat: int) -> list[float]:
@@ -135,18 +125,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = kos_config.load()
-    MariaDBStack(cfg).root_sql("\n".join(
-        [f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-         for name in (BENCH_DB, BENCH_STAGE)]
-        + [f"GRANT {rights} ON {name}.* TO '{user}'@'{host}';"
-           for user, rights, name in ((cfg.mysql.user, "ALL PRIVILEGES", BENCH_DB),
-                                      (cfg.mysql.user, "ALL PRIVILEGES", BENCH_STAGE),
-                                      (cfg.mysql.load_user, "SELECT, INSERT", BENCH_DB),
-                                      (cfg.mysql.load_user, "ALL PRIVILEGES", BENCH_STAGE))
-           for host in ("127.0.0.1", "localhost")]))
-    owner = dataclasses.replace(Database.from_config(cfg), database=BENCH_DB, stage_database=BENCH_STAGE)
-    loader = dataclasses.replace(Database.from_config(cfg, "load"), database=BENCH_DB, stage_database=BENCH_STAGE)
-    ensure_schema(owner)
+    owner, loader = bench_database(cfg)
 
     spark = (SparkSession.builder.master("local[2]").appName("kos-bench-load")
              .config("spark.sql.session.timeZone", "UTC")

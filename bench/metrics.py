@@ -21,11 +21,9 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-from jobs.database import Database, ensure_schema  # noqa: E402
-from kos import config as kos_config  # noqa: E402
-from kos.stack.mariadb import MariaDBStack  # noqa: E402
+from scratch import BENCH_DB, bench_database  # noqa: E402
 
-BENCH_DB = "kos_bench"
+from kos import config as kos_config  # noqa: E402
 
 FILL = """
 INSERT INTO process_events (event_time, host, process, pid, service, action, origin_source, origin_file,
@@ -58,15 +56,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = kos_config.load()
-    stack = MariaDBStack(cfg)
-    # The owner fills the table; the metrics job runs as its own account, as in production.
-    stack.root_sql(f"CREATE DATABASE IF NOT EXISTS {BENCH_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n" + "\n".join(
-        f"GRANT {rights} ON {BENCH_DB}.* TO '{user}'@'{host}';"
-        for user, rights in ((cfg.mysql.user, "ALL PRIVILEGES"), (cfg.mysql.metrics_user, "SELECT, INSERT, DELETE"))
-        for host in ("127.0.0.1", "localhost")))
-    base = Database.from_config(cfg)
-    db = Database(base.host, base.port, BENCH_DB, base.user, base.password)
-    ensure_schema(db)
+    db, _ = bench_database(cfg)  # the owner fills the table; the job runs as the metrics account
     with db.connect() as conn:
         cur = conn.cursor()
         cur.execute("SELECT COUNT(*) FROM process_events")

@@ -1,12 +1,18 @@
-"""Fresh Kafka topics for one benchmark run, deleted when the run ends (or fails)."""
+"""What the benchmarks run in: fresh Kafka topics, deleted when the run ends (or fails), and the databases
+kos_bench and kos_bench_stage beside the project's own."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from types import TracebackType
 
+from jobs.database import Database, ensure_schema
 from kos.config import Config
+from kos.stack.mariadb import MariaDBStack
 from kos.stack.topics import delete_topics, ensure_topics
+
+BENCH_DB, BENCH_STAGE = "kos_bench", "kos_bench_stage"
 
 
 class ScratchTopics:
@@ -26,3 +32,30 @@ class ScratchTopics:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         delete_topics(self.cfg, self.names)
+
+
+def bench_database(cfg: Config) -> tuple[Database, Database]:
+    """The owner and load accounts on kos_bench (its schema made) and kos_bench_stage; the three accounts have the
+    rights they have on the project's database."""
+    MariaDBStack(cfg).root_sql("\n".join(
+        [f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+         for name in (BENCH_DB, BENCH_STAGE)]
+        + [f"GRANT {rights} ON {name}.* TO '{user}'@'{host}';"
+           for user, rights, name in ((cfg.mysql.user, "ALL PRIVILEGES", BENCH_DB),
+                                      (cfg.mysql.user, "ALL PRIVILEGES", BENCH_STAGE),
+                                      (cfg.mysql.load_user, "SELECT, INSERT", BENCH_DB),
+                                      (cfg.mysql.load_user, "ALL PRIVILEGES", BENCH_STAGE),
+                                      (cfg.mysql.metrics_user, "SELECT, INSERT, DELETE", BENCH_DB))
+           for host in ("127.0.0.1", "localhost")]))
+    owner = dataclasses.replace(Database.from_config(cfg), database=BENCH_DB, stage_database=BENCH_STAGE)
+    loader = dataclasses.replace(Database.from_config(cfg, "load"), database=BENCH_DB, stage_database=BENCH_STAGE)
+    ensure_schema(owner)
+    return owner, loader
+
+
+def truncate(db: Database) -> None:
+    """Empty process_events and the load ledger."""
+    with db.connect() as conn:
+        conn.cursor().execute("TRUNCATE TABLE process_events")
+        conn.cursor().execute("TRUNCATE TABLE load_batches")
+        conn.commit()

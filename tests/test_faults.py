@@ -149,3 +149,44 @@ def test_mariadb_stopped_under_a_running_load_then_back(env, db, mariadb, tmp_pa
     again = finish(job("load", env, "--available-now"))
     assert f"{second} rows added, 0 already present" in again, again[-3000:]
     assert rows(db) == (first + second, first + second)
+
+
+def test_the_broker_stopped_and_restarted_under_running_jobs(env, db, kafka, tmp_path):
+    """Transform and load run with processing-time triggers while the only broker is stopped mid-stream for 20 s and
+    started again. A job may ride it out or end with one clear line (then it is started again, as Airflow or a
+    supervisor would); either way each event is one row in the end."""
+    log = tmp_path / "syslog"
+    first = write_log(log, 200_000, seed=5)
+    ship(env, log)
+    small = {"KOS_SPARK_MAX_OFFSETS_PER_TRIGGER": "100"}  # about 8 batches: the stop lands mid-stream
+    procs = {name: job(name, env, "--processing-time", "1 second", **small) for name in ("transform", "load")}
+    outputs: dict[str, list[str]] = {name: [] for name in procs}
+    try:
+        deadline = time.monotonic() + 300
+        while rows(db)[0] == 0:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs.values())
+            time.sleep(0.5)
+        assert rows(db)[0] < first  # still flowing
+        kafka.stop()
+        time.sleep(20)
+        kafka.start()
+        more = tmp_path / "more"
+        second = write_log(more, 20_000, seed=6)
+        ship(env, more)
+        deadline = time.monotonic() + 600
+        while rows(db)[0] < first + second:
+            assert time.monotonic() < deadline, rows(db)
+            for name, proc in procs.items():
+                if proc.poll() is not None:  # it gave up on the broker: one line says why, and it starts again
+                    said = [line for line in finish(proc).splitlines() if line.startswith(f"kos-{name}:")]
+                    assert said and "stopped:" in said[-1], said
+                    outputs[name].append(said[-1])
+                    procs[name] = job(name, env, "--processing-time", "1 second", **small)
+            time.sleep(1)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                finish(proc, timeout=120)
+    assert rows(db) == (first + second, first + second)
+    print({name: said for name, said in outputs.items()})  # for the record: which job restarted, and why
