@@ -92,6 +92,7 @@ bench: stack-start
 	$(PY) bench/codec.py
 	$(PY) bench/transform.py
 	$(PY) bench/load.py
+	$(PY) bench/latency.py
 	$(PY) bench/metrics.py
 
 clean: stack-stop

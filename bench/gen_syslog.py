@@ -1,6 +1,12 @@
 """Seeded generator of realistic syslog files (classic or RFC 3339 timestamps) for benchmarks and tests.
 
     python bench/gen_syslog.py OUT --lines 1000000 [--events 0.02] [--seed 1] [--rfc3339]
+    python bench/gen_syslog.py OUT --lines 1000000 --random-bytes [--seed 1]
+
+``--random-bytes``: lines of random bytes (NULs, invalid UTF-8, escape sequences; a 1 MiB line every
+250,000 lines and as line 7), none of them a candidate (no byte ``S``), but for line i with i % 100 == 0,
+a start event (service ``Random Probe i``), and i % 100 == 50, a candidate whose time does not exist
+(a dead letter).
 """
 
 from __future__ import annotations
@@ -45,6 +51,19 @@ def lines(count: int, events: float, seed: int, rfc3339: bool):
                                                                                     p=rng.randint(1000, 65000))
 
 
+def random_lines(count: int, seed: int):
+    rng = random.Random(seed)
+    allowed = bytes(b for b in range(256) if b not in b"\nS")
+    for i in range(count):
+        if i % 100 == 0:
+            yield f"2026-05-01T08:00:00.{i % 1_000_000:06d}Z host systemd[1]: Started Random Probe {i}.".encode()
+        elif i % 100 == 50:
+            yield f"2026-13-45T99:00:00Z host systemd[1]: Started Impossible {i}.".encode()
+        else:
+            size = 1 << 20 if i == 7 or i % 250_000 == 7 else rng.randint(0, 300)
+            yield bytes(rng.choices(allowed, k=size))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out")
@@ -52,7 +71,13 @@ def main() -> None:
     parser.add_argument("--events", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rfc3339", action="store_true")
+    parser.add_argument("--random-bytes", action="store_true")
     args = parser.parse_args()
+    if args.random_bytes:
+        with open(args.out, "wb") as binary:
+            for raw in random_lines(args.lines, args.seed):
+                binary.write(raw + b"\n")
+        return
     with open(args.out, "w") as out:
         for line in lines(args.lines, args.events, args.seed, args.rfc3339):
             out.write(line + "\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -95,6 +96,14 @@ def tree_rss(pgid: int) -> int:
     return total
 
 
+def batch_seconds(log: Path) -> dict[str, float]:
+    """Median and 90th percentile of a job's micro-batch durations, from its progress lines."""
+    seconds = [float(m.group(1)) for m in re.finditer(r" batch \d+: [\d,]+ rows in ([\d.]+) s", log.read_text())]
+    if not seconds:
+        return {}
+    return {"batches": len(seconds), "p50": round(percentile(seconds, 50), 2), "p90": round(percentile(seconds, 90), 2)}
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -120,11 +129,13 @@ try:
     query = (records.writeStream.format("kafka").options(**spark_options(cfg)).outputMode("update")
              .option("checkpointLocation", sys.argv[1]).trigger(realTime="5 seconds").start())
     time.sleep(20)
-    print("ANSWER accepted; status:", query.status, "progress:", query.lastProgress and
-          query.lastProgress.get("numInputRows"))
-    query.stop()
+    if query.exception() is not None:
+        print("ANSWER refused when it ran:", str(query.exception()).splitlines()[0])
+    else:
+        print("ANSWER running; last progress:", query.lastProgress)
+        query.stop()
 except Exception as exc:
-    print("ANSWER", type(exc).__name__ + ":", str(exc).splitlines()[0])
+    print("ANSWER refused at start:", type(exc).__name__ + ":", str(exc).splitlines()[0])
 """
     with tempfile.TemporaryDirectory() as folder:
         probe = Path(folder) / "real_time_probe.py"
@@ -171,7 +182,8 @@ def main() -> None:
                 stages[job] = subprocess.Popen(
                     [str(BIN / "spark-submit"), "--master", "local[2]", "--packages",
                      ",".join(cfg.spark.job_packages(job)), f"jobs/{job}.py", "--processing-time", args.trigger],
-                    cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / f"{job}.log", "w"),
+                    # spark-submit hands the Python driver's stderr (its log) to its own stdout
+                    cwd=PROJECT, env=env, stdout=open(folder / f"{job}.log", "w"), stderr=subprocess.STDOUT,
                     start_new_session=True)
             rss = {name: [] for name in stages}
 
@@ -211,6 +223,7 @@ def main() -> None:
                         "FROM process_events WHERE service LIKE %s", (PROBE + " %",))
             found = [tuple(float(v) for v in row) for row in cur.fetchall()]
         answer = real_time_mode(cfg, raw, parsed, dead)
+    batches = {job: batch_seconds(folder / f"{job}.log") for job in ("transform", "load")}
     shutil.rmtree(folder, ignore_errors=True)
 
     measured = [r for r in found if r[0] >= started + args.warm_up]
@@ -227,7 +240,7 @@ def main() -> None:
               "rss_mib": {name: {"first_quarter_max": round(max(v[: len(v) // 4 or 1]) / 2**20),
                                  "last_quarter_max": round(max(v[-(len(v) // 4 or 1):]) / 2**20),
                                  "peak": round(max(v) / 2**20)} for name, v in rss.items() if v},
-              "real_time_mode": answer}
+              "batch_seconds": batches, "real_time_mode": answer}
     print(f"{sent:,} events sent in {args.seconds:.0f} s at {args.rate:,} lines/s, {len(found):,} loaded, "
           f"{len(measured):,} measured after {args.warm_up:.0f} s (trigger {args.trigger})")
     for name in ("total", "shipper", "transform_and_load"):
@@ -236,6 +249,9 @@ def main() -> None:
     for name, m in result["rss_mib"].items():
         print(f"  {name:20} RSS peak {m['peak']} MiB (first quarter {m['first_quarter_max']}, last quarter "
               f"{m['last_quarter_max']})")
+    for job, b in batches.items():
+        if b:
+            print(f"  {job:20} {b['batches']} batches, p50 {b['p50']} s, p90 {b['p90']} s each")
     print(f"  real-time mode: {answer}")
     (out / "latency.json").write_text(json.dumps(result, indent=2))
 

@@ -51,6 +51,8 @@ _MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 REASON_NO_HEADER = "no 'TIMESTAMP HOST TAG:' prefix"
 REASON_BAD_TIME = "invalid timestamp"
 REASON_EMPTY_SERVICE = "empty service name"
+# What parse_lines says of each candidate line (its ``status`` column).
+STATUSES = ("event", "not_event", "dead_letter")
 
 
 def _header(records: DataFrame, name: str) -> Column:
