@@ -48,14 +48,18 @@ def ship(env: dict[str, str], path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def job(name: str, env: dict[str, str], *args: str, **extra: str) -> subprocess.Popen:
-    """spark-submit of a job in its own process group, as `kill -9` of it has to reach the JVM and Python alike."""
+def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, **extra: str) -> subprocess.Popen:
+    """spark-submit of a job in its own process group, as `kill -9` of it has to reach the JVM and Python alike.
+
+    Its output comes through a pipe, or goes to ``output`` for a job that runs long unread (a full pipe would
+    block its logging, and with it the job)."""
     from kos import config as kos_config
 
     cfg = kos_config.load()
     argv = [str(BIN / "spark-submit"), "--master", "local[2]", "--packages", ",".join(cfg.spark.job_packages(name)),
             f"jobs/{name}.py", *args]
-    return subprocess.Popen(argv, cwd=PROJECT, env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    sink = subprocess.PIPE if output is None else open(output, "w")  # noqa: SIM115 (the child holds it)
+    return subprocess.Popen(argv, cwd=PROJECT, env={**env, **extra}, stdout=sink, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
 
 
@@ -158,14 +162,8 @@ def test_the_broker_stopped_and_restarted_under_running_jobs(env, db, kafka, tmp
     log = tmp_path / "syslog"
     first = write_log(log, 200_000, seed=5)
     ship(env, log)
-    small = {"KOS_SPARK_MAX_OFFSETS_PER_TRIGGER": "100"}  # about 8 batches: the stop lands mid-stream
-    procs = {name: job(name, env, "--processing-time", "1 second", **small) for name in ("transform", "load")}
-    outputs: dict[str, list[str]] = {name: [] for name in procs}
-    try:
-        deadline = time.monotonic() + 300
-        while rows(db)[0] == 0:
-            assert time.monotonic() < deadline and all(p.poll() is None for p in procs.values())
-            time.sleep(0.5)
+    with RunningJobs(env, tmp_path) as jobs:
+        jobs.wait_for_rows(db, 1)
         assert rows(db)[0] < first  # still flowing
         kafka.stop()
         time.sleep(20)
@@ -173,20 +171,47 @@ def test_the_broker_stopped_and_restarted_under_running_jobs(env, db, kafka, tmp
         more = tmp_path / "more"
         second = write_log(more, 20_000, seed=6)
         ship(env, more)
-        deadline = time.monotonic() + 600
-        while rows(db)[0] < first + second:
-            assert time.monotonic() < deadline, rows(db)
-            for name, proc in procs.items():
-                if proc.poll() is not None:  # it gave up on the broker: one line says why, and it starts again
-                    said = [line for line in finish(proc).splitlines() if line.startswith(f"kos-{name}:")]
+        jobs.wait_for_rows(db, first + second)
+    assert rows(db) == (first + second, first + second)
+    print(jobs.restarts)  # for the record: which job restarted, and why
+
+
+class RunningJobs:
+    """Transform and load with 1-second processing-time triggers and small batches (so that a fault lands
+    mid-stream), stopped with SIGTERM at the end. A job that ends on its own must say why in one line; it is
+    started again, as Airflow or a supervisor would."""
+
+    SMALL = {"KOS_SPARK_MAX_OFFSETS_PER_TRIGGER": "100"}
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env, self.folder = env, folder
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, list[str]] = {"transform": [], "load": []}
+
+    def _start(self, name: str) -> None:
+        output = self.folder / f"{name}-{len(self.restarts[name])}.log"
+        self.procs[name] = job(name, self.env, "--processing-time", "1 second", output=output, **self.SMALL)
+
+    def __enter__(self) -> RunningJobs:
+        for name in self.restarts:
+            self._start(name)
+        return self
+
+    def wait_for_rows(self, db, count: int, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while rows(db)[0] < count:
+            assert time.monotonic() < deadline, (rows(db), self.restarts)
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    output = self.folder / f"{name}-{len(self.restarts[name])}.log"
+                    said = [line for line in output.read_text().splitlines() if line.startswith(f"kos-{name}:")]
                     assert said and "stopped:" in said[-1], said
-                    outputs[name].append(said[-1])
-                    procs[name] = job(name, env, "--processing-time", "1 second", **small)
+                    self.restarts[name].append(said[-1])
+                    self._start(name)
             time.sleep(1)
-    finally:
-        for proc in procs.values():
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-                finish(proc, timeout=120)
-    assert rows(db) == (first + second, first + second)
-    print({name: said for name, said in outputs.items()})  # for the record: which job restarted, and why
+                proc.wait(timeout=120)

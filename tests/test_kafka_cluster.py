@@ -1,5 +1,6 @@
 """A 3-broker KRaft cluster on loopback (`kos stack start --brokers 3`): the shipper rides out the
-`kill -9` of the broker leading its partition, and every line arrives exactly once, in order."""
+`kill -9` of the broker leading its partition, and every line arrives exactly once, in order; transform
+and load ride it out too, every event one row."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from kos.stack.process import running_pid
 from kos.stack.topics import ensure_topics
 from tests.conftest import read_topic
 from tests.submit import BIN, PROJECT
+from tests.test_faults import RunningJobs, rows, ship, write_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -164,3 +168,35 @@ def test_status_and_stop_cover_every_node(cluster):
         "kafka node 1", "kafka node 2", "kafka node 3"]
     assert all("accepting connections" in line for line in out.splitlines() if line.startswith("kafka"))
     assert Path(cluster.stack.state_dir).is_dir()
+
+
+def test_transform_and_load_ride_out_kill_9_of_the_leader(cluster, db, tmp_path):
+    """Shipped lines flow through transform and load (processing-time) while the broker leading the parsed topic's
+    first partition is killed with SIGKILL and comes back: each event is one row in the end."""
+    run = uuid.uuid4().hex[:10]
+    topics = {k: f"kos-cluster-{k.lower()}-{run}" for k in ("RAW", "PARSED", "DEAD_LETTER")}
+    ensure_topics(cluster, list(topics.values()))
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_SHIPPER_SOURCE_ID="cluster",
+               KOS_KAFKA_BOOTSTRAP_SERVERS=",".join(cluster.kafka.bootstrap_servers),
+               KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "shipper"), KOS_SPARK_CHECKPOINT_DIR=str(tmp_path / "spark"),
+               **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()})
+    first = write_log(tmp_path / "syslog", 200_000, seed=21)
+    ship(env, tmp_path / "syslog")
+    stack = KafkaStack(kos_config.load(environ=_stack_env(cluster)))
+    with RunningJobs(env, tmp_path) as jobs:
+        jobs.wait_for_rows(db, 1)
+        assert rows(db)[0] < first  # still flowing
+        leader = leader_of(cluster, topics["PARSED"], 0)
+        pid = running_pid(stack.nodes[leader - 1].pid_file)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and leader_of(cluster, topics["PARSED"], 0) in (leader, -1):
+            time.sleep(0.5)
+        assert leader_of(cluster, topics["PARSED"], 0) not in (leader, -1)
+        second = write_log(tmp_path / "more", 20_000, seed=22)
+        ship(env, tmp_path / "more")
+        stack.start()  # the killed node comes back and catches up
+        jobs.wait_for_rows(db, first + second)
+    assert rows(db) == (first + second, first + second)
+    print(jobs.restarts)
