@@ -107,22 +107,13 @@ class FileTail:
             return
         # Renamed while we were stopped: find the old file among the rotated names, then read
         # every newer one from its start.
-        for index, name in enumerate(self.rotated):
-            rfd = self._open_rotated(name)
-            if rfd is None:
-                continue
-            if old.same_file(rfd):
-                log.info("%s was rotated while stopped; finishing %s from byte %d", show_path(self.path),
-                         show_path(name), checkpoint.offset)
-                self.stats.rotations += 1
-                self.sources.append(Source(rfd, old, checkpoint.offset, name, rotated_at=0.0))
-                for newer in reversed(self.rotated[:index]):
-                    nfd = self._open_rotated(newer)
-                    if nfd is not None:
-                        self.sources.append(Source(nfd, identify(nfd, self.options.fingerprint_bytes), 0, newer,
-                                                   rotated_at=0.0))
-                break
-            os.close(rfd)
+        found = self._find_rotated(old)
+        if found is not None:
+            name, rfd, newer = found
+            log.info("%s was rotated while stopped; finishing %s from byte %d", show_path(self.path),
+                     show_path(name), checkpoint.offset)
+            self.stats.rotations += 1
+            self.sources += [Source(rfd, old, checkpoint.offset, name, rotated_at=0.0), *newer]
         else:
             log.warning("%s: the file checkpointed at byte %d is gone (not found among %s); reading the current "
                         "file from its start", show_path(self.path), checkpoint.offset,
@@ -148,6 +139,26 @@ class FileTail:
             os.close(fd)
             raise ShipperError(f"cannot ship {show_path(name)}: not a regular file")
         return fd
+
+    def _find_rotated(self, identity: FileIdentity) -> tuple[str, int, list[Source]] | None:
+        """The rotated name holding the file ``identity`` names, that file opened, and the files rotated after it
+        (oldest first, each to be read from its start); None if no rotated name holds it."""
+        newer: list[tuple[str, int]] = []
+        found = None
+        for name in self.rotated:  # newest first
+            fd = self._open_rotated(name)
+            if fd is None:
+                continue
+            if identity.same_file(fd):
+                found = (name, fd)
+                break
+            newer.append((name, fd))
+        if found is None:
+            for _, fd in newer:
+                os.close(fd)
+            return None
+        return (*found, [Source(fd, identify(fd, self.options.fingerprint_bytes), 0, name, rotated_at=0.0)
+                         for name, fd in reversed(newer)])
 
     def _open_rotated(self, name: str) -> int | None:
         """A rotated name, if it is a file we can read: anything else there cannot be a file of ours."""
@@ -253,10 +264,20 @@ class FileTail:
         if fd is None:
             return
         self.stats.rotations += 1
-        log.info("%s was rotated; finishing the old file, then reading the new one from its start",
-                 show_path(self.path))
         src.rotated_at = time.monotonic()
-        self.sources.append(Source(fd, identify(fd, self.options.fingerprint_bytes), 0, self.path))
+        # Rotated more than once since we last looked: the files in between are read whole, in order.
+        found = self._find_rotated(src.identity)
+        between = [] if found is None else found[2]
+        if found is not None:
+            os.close(found[1])
+        self.stats.rotations += len(between)
+        if between:
+            log.info("%s was rotated %d times; finishing the old file, then reading %s and the new one from their "
+                     "start", show_path(self.path), 1 + len(between), ", ".join(show_path(s.name) for s in between))
+        else:
+            log.info("%s was rotated; finishing the old file, then reading the new one from its start",
+                     show_path(self.path))
+        self.sources += [*between, Source(fd, identify(fd, self.options.fingerprint_bytes), 0, self.path)]
 
     def _finished(self, src: Source, follow: bool) -> bool:
         """A rotated-away file is done once read to its end (after a grace period for late writers)."""

@@ -95,6 +95,29 @@ def test_rename_rotation_while_running_finishes_old_file_first(tmp_path):
     assert lines_of(pub) == [x.encode() for x in before + late + after]
 
 
+def test_rotated_twice_between_two_looks_reads_the_file_in_between_too(tmp_path):
+    """The shipper notices a rotation only when it has read the file to its end: a backlog (or a fast writer) can
+    hide more than one. The file rotated in between is found among the rotated names and read whole, in order."""
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    old, tail, middle, new = numbered("old", 5), numbered("tail", 2), numbered("middle", 4), numbered("new", 3)
+    options = ShipOptions(paths=[str(log)], rotated=["{path}.1", "{path}.2"], source_id="test", round_bytes=4096,
+                          tail=TailOptions(fingerprint_bytes=64, lines_per_record=3, rotate_grace_seconds=0))
+    shipper = Shipper(options, pub, CheckpointStore(cp))
+    append(log, *old)
+    shipper.run(follow=False, stop=threading.Event())
+    append(log, *tail)
+    os.rename(log, f"{log}.1")
+    append(log, *middle)
+    os.rename(f"{log}.1", f"{log}.2")
+    os.rename(log, f"{log}.1")
+    append(log, *new)
+    shipper.run(follow=False, stop=threading.Event())
+    shipper.close()
+    assert lines_of(pub) == [x.encode() for x in old + tail + middle + new]
+    assert shipper.totals()["rotations"] == 2
+    assert len({file for file, _ in origins_of(pub)}) == 3
+
+
 def wait(predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
