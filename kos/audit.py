@@ -2,11 +2,13 @@
 events they hold with the rows of ``process_events``, file by file.
 
 A file's events are found by the origin the shipper gave them: its source id, the file identity
-(taken from the shipper's checkpoint for that path, so a file fingerprinted while it was small is
-recognised) and each line's byte offset. Lines the shipper has not acknowledged yet are counted as
-pending, not as missing. Event times are compared too: a classic timestamp's year is worked out
-against the Kafka timestamp of the raw record the row came from (``raw_timestamp``), as the
-transform worked it out. The file's unparseable candidates must each be in ``kos-dead-letter``.
+and each line's byte offset. The identity is the one in the shipper's checkpoint that names the file,
+or, for a file rotated away from the watched name, the one its rows carry (either way a file
+fingerprinted while it was small is recognised). Lines after a checkpoint's offset are counted as
+pending, not as missing; a rotated file counts whole. Event times are compared too: a classic
+timestamp's year is worked out against the Kafka timestamp of the raw record the row came from
+(``raw_timestamp``), as the transform worked it out. The file's unparseable candidates must each be
+in ``kos-dead-letter``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from jobs.database import Database, DatabaseError
 from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
 from kos.config import Config
 from kos.kafka_client import python_settings
-from shipper.checkpoint import CheckpointStore
-from shipper.identity import FileIdentity, identify
+from shipper.checkpoint import Checkpoint, CheckpointStore
+from shipper.identity import identify, key_matches
 from shipper.records import record_headers, split_records
 
 Fields = tuple  # event_time, host, process, pid, service, action
@@ -103,16 +105,26 @@ def expected_events(spark: SparkSession, records: list[tuple], time_zone: str, y
 
 def stored_events(db: Database, source: str, file_key: str) -> tuple[dict[int, Fields], dict[int, datetime]]:
     """The rows of a file by offset, and the Kafka timestamps their raw records had."""
+    rows = _query(db, "SELECT origin_offset, event_time, host, process, pid, service, action, raw_timestamp "
+                      "FROM process_events WHERE origin_source = %s AND origin_file = %s", (source, file_key))
+    return ({row[0]: tuple(row[1:7]) for row in rows},  # type: ignore[misc]
+            {row[0]: row[7] for row in rows if row[7] is not None})  # type: ignore[misc]
+
+
+def stored_files(db: Database, source: str) -> set[str]:
+    """The origin keys of the files ``source`` has rows of."""
+    return {row[0] for row in _query(db, "SELECT DISTINCT origin_file FROM process_events WHERE origin_source = %s",
+                                     (source,))}
+
+
+def _query(db: Database, sql: str, params: tuple) -> list[tuple]:
     with db.connect() as conn:
         cur = conn.cursor()
         try:
-            cur.execute("SELECT origin_offset, event_time, host, process, pid, service, action, raw_timestamp "
-                        "FROM process_events WHERE origin_source = %s AND origin_file = %s", (source, file_key))
+            cur.execute(sql, params)
         except mysql_errors.Error as exc:
             raise DatabaseError(f"reading process_events as {db.user} failed: {exc.msg}") from None
-        rows = cur.fetchall()
-    return ({row[0]: tuple(row[1:7]) for row in rows},  # type: ignore[misc]
-            {row[0]: row[7] for row in rows if row[7] is not None})  # type: ignore[misc]
+        return cur.fetchall()
 
 
 def dead_letter_origins(cfg: Config) -> set[tuple[str, str, int]]:
@@ -145,14 +157,22 @@ def dead_letter_origins(cfg: Config) -> set[tuple[str, str, int]]:
         consumer.close()
 
 
-def file_identity(path: str, checkpoints: CheckpointStore, fingerprint_bytes: int) -> tuple[FileIdentity, int]:
-    """The identity the shipper gave the file at ``path`` and how far it shipped it (0 if never)."""
+def file_identity(path: str, checkpoints: list[Checkpoint], known_keys: Iterable[str], fingerprint_bytes: int
+                  ) -> tuple[str, int]:
+    """The identity (as a record's origin key) the shipper gave the file at ``path``, and how far it shipped it.
+
+    A file a checkpoint names (under any watched path) was shipped to the checkpoint's offset. A file the
+    pipeline has rows or dead letters of but no checkpoint names was followed under another name and left
+    behind, finished (a rotated file): all of it counts. Any other file was never shipped (0)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        done = checkpoints.load(path)
-        if done is not None and done.identity.same_file(fd):
-            return done.identity, done.offset
-        return identify(fd, fingerprint_bytes), 0
+        for done in checkpoints:
+            if done.identity.same_file(fd):
+                return done.identity.key, done.offset
+        followed = sorted((k for k in known_keys if key_matches(k, fd)), key=lambda k: int(k.rsplit("-", 1)[1]))
+        if followed:  # the newest truncation generation holds the file's present content
+            return followed[-1], os.fstat(fd).st_size
+        return identify(fd, fingerprint_bytes).key, 0
     finally:
         os.close(fd)
 
@@ -161,12 +181,14 @@ def audit_files(spark: SparkSession, db: Database, paths: Iterable[str], source:
                 fingerprint_bytes: int, max_line_bytes: int, dead_letters: set[tuple[str, str, int]],
                 time_zone: str = "UTC", year: int | None = None) -> list[FileAudit]:
     results = []
+    shipped = checkpoints.load_all()
+    known = stored_files(db, source) | {f for s, f, _ in dead_letters if s == source}
     for path in paths:
-        identity, shipped_to = file_identity(path, checkpoints, fingerprint_bytes)
-        present, read_at = stored_events(db, source, identity.key)
-        records = file_records(Path(path).read_bytes(), source, path, identity.key, max_line_bytes, read_at,
+        key, shipped_to = file_identity(path, shipped, known, fingerprint_bytes)
+        present, read_at = stored_events(db, source, key)
+        records = file_records(Path(path).read_bytes(), source, path, key, max_line_bytes, read_at,
                                datetime.now(UTC))
         expected, dead = expected_events(spark, records, time_zone, year)
-        found = [offset for s, f, offset in dead_letters if (s, f) == (source, identity.key)]
-        results.append(compare(path, identity.key, expected, present, shipped_to, dead, found))
+        found = [offset for s, f, offset in dead_letters if (s, f) == (source, key)]
+        results.append(compare(path, key, expected, present, shipped_to, dead, found))
     return results

@@ -155,7 +155,9 @@ def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int |
     from shipper.checkpoint import CheckpointStore
 
     sc = cfg.shipper
-    files = paths or sorted({f for pattern in sc.paths for f in glob.glob(pattern)})
+    watched = {f for pattern in sc.paths for f in glob.glob(pattern)}
+    rotated = {r.format(path=f) for f in watched for r in sc.rotated}
+    files = paths or sorted(watched | {f for f in rotated if os.path.isfile(f)})
     unreadable = [p for p in files if not os.path.isfile(p) or not os.access(p, os.R_OK)]
     if not files or unreadable:
         print(f"kos audit: {printable(', '.join(unreadable) or 'no files')}: not readable files", file=sys.stderr)

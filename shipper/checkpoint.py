@@ -71,6 +71,19 @@ class CheckpointStore:
                 "its start (lines sent before are sent again and stored once downstream)") from None
         return Checkpoint(path, identity, offset, written_at)
 
+    def load_all(self) -> list[Checkpoint]:
+        """Every checkpoint in the folder, whatever path it is for."""
+        found = []
+        for target in sorted(self.directory.glob("*.json")):
+            try:
+                path = os.fsdecode(base64.b64decode(json.loads(target.read_bytes())["path_b64"], validate=True))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ShipperError(f"the checkpoint {show_path(str(target))} is corrupt ({type(exc).__name__})"
+                                   ) from None
+            if (checkpoint := self.load(path)) is not None:
+                found.append(checkpoint)
+        return found
+
     def save(self, checkpoint: Checkpoint) -> Checkpoint:
         stamped = Checkpoint(checkpoint.path, checkpoint.identity, checkpoint.offset, time.time())
         raw = os.fsencode(stamped.path)

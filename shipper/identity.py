@@ -55,5 +55,19 @@ def identify(fd: int, fingerprint_bytes: int) -> FileIdentity:
     return FileIdentity(st.st_dev, st.st_ino, len(head), _digest(head))
 
 
+def key_matches(key: str, fd: int) -> bool:
+    """Whether ``key`` (a record's origin file, as made by FileIdentity.key) names the open file ``fd``:
+    same device and inode, and its first bytes still hash to the key's fingerprint."""
+    try:
+        dev, ino, fp_len, fp, _gen = key.split("-")
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (int(dev, 16), int(ino, 16)):
+            return False
+        head = os.pread(fd, int(fp_len), 0)
+    except ValueError:
+        return False
+    return bool(fp) and len(head) == int(fp_len) and _digest(head).startswith(fp)
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -9,8 +9,12 @@ from datetime import datetime
 
 import pytest
 
-from kos.audit import compare
+from kos.audit import compare, file_identity
+from shipper.checkpoint import CheckpointStore
+from shipper.identity import key_matches
+from shipper.publisher import MemoryPublisher
 from tests.submit import BIN, PROJECT, spark_submit
+from tests.test_shipper_files import append, numbered, origins_of, run
 
 LINES = [
     "Feb 24 20:29:42 dell-Inspiron-15-3567 systemd[1]: Started Locale Service.",
@@ -39,6 +43,38 @@ def test_compare_sorts_out_missing_unexpected_differing_pending_and_lost_dead_le
                             "1 not in the dead-letter topic (at byte 30); 1 events not shipped yet")
     assert compare("p", "k", {0: F}, {0: F}, shipped_to=10, dead_expected=[5], dead_found=[5]).ok
     assert not compare("p", "k", {0: F}, {0: F}, shipped_to=10, dead_expected=[5], dead_found=[]).ok
+
+
+def test_file_identity_of_the_followed_the_rotated_and_an_unknown_file(tmp_path):
+    """The watched file is known by its checkpoint (shipped to its offset); the file rotated away from the name,
+    fingerprinted while it was small, by the key its records carry (whole); a file never shipped, by its own
+    identity (nothing shipped)."""
+    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
+    append(log, "x")  # below the 64-byte fingerprint: the key covers 2 bytes
+    run(log, cp, pub)
+    append(log, *numbered("old", 5))
+    run(log, cp, pub)
+    os.rename(log, f"{log}.1")
+    append(log, *numbered("new", 3))
+    run(log, cp, pub)
+    append(log, "not shipped yet")
+    other = tmp_path / "other"
+    append(other, *numbered("other", 2))
+    keys = [file for file, _ in origins_of(pub)]
+    old_key, new_key = keys[0], keys[-1]
+    assert old_key.split("-")[2] == "2" and old_key != new_key
+    checkpoints = CheckpointStore(cp).load_all()
+    assert [c.path for c in checkpoints] == [str(log)]
+    assert file_identity(str(log), checkpoints, set(keys), 64) == (new_key, log.stat().st_size - 16)
+    rotated = tmp_path / "syslog.1"
+    assert file_identity(str(rotated), checkpoints, set(keys), 64) == (old_key, rotated.stat().st_size)
+    st = other.stat()
+    unknown = file_identity(str(other), checkpoints, set(keys), 64)
+    assert unknown[1] == 0 and unknown[0].startswith(f"{st.st_dev:x}-{st.st_ino:x}-64-")
+    for key, path in ((old_key, other), (old_key, log), ("not-a-key", log)):
+        fd = os.open(path, os.O_RDONLY)
+        assert not key_matches(key, fd)
+        os.close(fd)
 
 
 def audit(env: dict[str, str], *paths: str) -> subprocess.CompletedProcess:
