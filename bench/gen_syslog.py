@@ -1,6 +1,6 @@
 """Seeded generator of realistic syslog files (classic or RFC 3339 timestamps) for benchmarks and tests.
 
-    python bench/gen_syslog.py OUT --lines 1000000 [--events 0.02] [--seed 1] [--rfc3339]
+    python bench/gen_syslog.py OUT --lines 1000000 [--events 0.02] [--seed 1] [--rfc3339] [--start 2026-03-01T00:00]
     python bench/gen_syslog.py OUT --lines 1000000 --random-bytes [--seed 1]
 
 ``--random-bytes``: lines of random bytes (NULs, invalid UTF-8, escape sequences; a 1 MiB line every
@@ -31,9 +31,10 @@ NOISE = [
 ]
 
 
-def lines(count: int, events: float, seed: int, rfc3339: bool):
+def lines(count: int, events: float, seed: int, rfc3339: bool, start: datetime = datetime(2026, 3, 1)):
+    """``count`` lines from ``start`` (UTC) on, 0 to 40 ms apart."""
     rng = random.Random(seed)
-    t = datetime(2026, 3, 1, 0, 0, 0)
+    t = start
     for _ in range(count):
         t += timedelta(milliseconds=rng.randint(0, 40))
         host = rng.choice(HOSTS)
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rfc3339", action="store_true")
     parser.add_argument("--random-bytes", action="store_true")
+    parser.add_argument("--start", type=datetime.fromisoformat, default=datetime(2026, 3, 1),
+                        help="time of the first line, UTC (default 2026-03-01T00:00)")
     args = parser.parse_args()
     if args.random_bytes:
         with open(args.out, "wb") as binary:
@@ -79,7 +82,7 @@ def main() -> None:
                 binary.write(raw + b"\n")
         return
     with open(args.out, "w") as out:
-        for line in lines(args.lines, args.events, args.seed, args.rfc3339):
+        for line in lines(args.lines, args.events, args.seed, args.rfc3339, args.start):
             out.write(line + "\n")
 
 

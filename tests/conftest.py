@@ -150,6 +150,19 @@ def loader(cfg: kos_config.Config, db):
 
 
 @pytest.fixture
+def pipeline_env(cfg: kos_config.Config, kafka, db, tmp_path: Path) -> dict[str, str]:
+    """Fresh topics, checkpoints and a fixed source id, for a pipeline of its own on the shared stack."""
+    from kos.stack.topics import ensure_topics
+
+    run = uuid.uuid4().hex[:10]
+    topics = {"RAW": f"kos-test-raw-{run}", "PARSED": f"kos-test-parsed-{run}", "DEAD_LETTER": f"kos-test-dl-{run}"}
+    ensure_topics(cfg, list(topics.values()))
+    return dict(os.environ, **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()}, PYSPARK_PYTHON=sys.executable,
+                KOS_SHIPPER_SOURCE_ID="e2e-host", KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "shipper"),
+                KOS_SPARK_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
+
+
+@pytest.fixture
 def airflow_env(cfg: kos_config.Config, tmp_path: Path) -> dict[str, str]:
     """The environment `make airflow` gives Airflow, with its home and the reports in a fresh folder."""
     from kos.airflow import environment

@@ -5,11 +5,11 @@ MariaDB stopped under a running load. Afterwards every event line is in process_
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,18 +20,6 @@ from tests.submit import BIN, PROJECT
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 GEN = PROJECT / "bench" / "gen_syslog.py"
-
-
-@pytest.fixture
-def env(cfg, kafka, db, tmp_path: Path) -> dict[str, str]:
-    from kos.stack.topics import ensure_topics
-
-    run = uuid.uuid4().hex[:10]
-    topics = {k: f"kos-test-{k.lower()}-{run}" for k in ("RAW", "PARSED", "DEAD_LETTER")}
-    ensure_topics(cfg, list(topics.values()))
-    return dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_SHIPPER_SOURCE_ID="faults",
-                KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "shipper"), KOS_SPARK_CHECKPOINT_DIR=str(tmp_path / "spark"),
-                **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()})
 
 
 def write_log(path: Path, lines: int, seed: int) -> int:
@@ -83,12 +71,12 @@ def stages(db) -> list[str]:
         return [r[0] for r in cur.fetchall()]
 
 
-def test_kill_9_of_the_transform_mid_batch_then_restart(env, db, tmp_path):
+def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, db, tmp_path):
     log = tmp_path / "syslog"
     events = write_log(log, 400_000, seed=7)
-    ship(env, log)
+    ship(pipeline_env, log)
     # Small batches, so that the kill lands with some committed and one running.
-    proc = job("transform", env, "--processing-time", "1 second", KOS_SPARK_MAX_OFFSETS_PER_TRIGGER="200")
+    proc = job("transform", pipeline_env, "--processing-time", "1 second", KOS_SPARK_MAX_OFFSETS_PER_TRIGGER="200")
     deadline = time.monotonic() + 300
     output = []
     for line in proc.stdout:  # type: ignore[union-attr]
@@ -99,27 +87,27 @@ def test_kill_9_of_the_transform_mid_batch_then_restart(env, db, tmp_path):
     time.sleep(1.5)  # into the next batch
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    restarted = finish(job("transform", env, "--available-now"))
+    restarted = finish(job("transform", pipeline_env, "--available-now"))
     assert "kos-transform:" in restarted, restarted[-3000:]
-    loaded = finish(job("load", env, "--available-now"))
+    loaded = finish(job("load", pipeline_env, "--available-now"))
     assert "kos-load:" in loaded, loaded[-3000:]
     assert rows(db) == (events, events)
 
 
 @pytest.mark.parametrize("window", ["after-stage", "after-merge"])
-def test_kill_9_of_the_load_in_either_window_then_restart(env, db, tmp_path, window):
+def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, db, tmp_path, window):
     """after-stage: the batch's rows and ledger row are written, not committed; after-merge: committed in MySQL,
     but Spark has not recorded the batch, so the restart runs it again and finds it in the ledger. Either way each
     event is one row."""
     log = tmp_path / "syslog"
     events = write_log(log, 60_000, seed=11)
-    ship(env, log)
-    assert "kos-transform:" in finish(job("transform", env, "--available-now"))
-    crashed = job("load", env, "--available-now", **{CRASH_AT: window})
+    ship(pipeline_env, log)
+    assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+    crashed = job("load", pipeline_env, "--available-now", **{CRASH_AT: window})
     finish(crashed)
     assert crashed.returncode == -signal.SIGKILL
     assert rows(db) == ((0, 0) if window == "after-stage" else (events, events))
-    again = finish(job("load", env, "--available-now"))
+    again = finish(job("load", pipeline_env, "--available-now"))
     assert "kos-load:" in again, again[-3000:]
     expected_added = events if window == "after-stage" else 0
     assert f"{expected_added} rows added, {events - expected_added} already present" in again
@@ -127,12 +115,12 @@ def test_kill_9_of_the_load_in_either_window_then_restart(env, db, tmp_path, win
     assert stages(db) == []
 
 
-def test_mariadb_stopped_under_a_running_load_then_back(env, db, mariadb, tmp_path):
+def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, db, mariadb, tmp_path):
     log = tmp_path / "syslog"
     first = write_log(log, 20_000, seed=3)
-    ship(env, log)
-    assert "kos-transform:" in finish(job("transform", env, "--available-now"))
-    proc = job("load", env, "--processing-time", "2 seconds")
+    ship(pipeline_env, log)
+    assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+    proc = job("load", pipeline_env, "--processing-time", "2 seconds")
     deadline = time.monotonic() + 300
     while rows(db)[0] < first:
         assert time.monotonic() < deadline and proc.poll() is None
@@ -141,8 +129,8 @@ def test_mariadb_stopped_under_a_running_load_then_back(env, db, mariadb, tmp_pa
     try:
         more = tmp_path / "more"
         second = write_log(more, 20_000, seed=4)
-        ship(env, more)
-        assert "kos-transform:" in finish(job("transform", env, "--available-now"))
+        ship(pipeline_env, more)
+        assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
         out = finish(proc, timeout=600)  # the next batch cannot reach MySQL: the query ends, saying why
         assert proc.returncode == 1, out[-3000:]
         said = [line for line in out.splitlines() if line.startswith("kos-load:")]
@@ -150,19 +138,19 @@ def test_mariadb_stopped_under_a_running_load_then_back(env, db, mariadb, tmp_pa
             out[-3000:]
     finally:
         mariadb.start()
-    again = finish(job("load", env, "--available-now"))
+    again = finish(job("load", pipeline_env, "--available-now"))
     assert f"{second} rows added, 0 already present" in again, again[-3000:]
     assert rows(db) == (first + second, first + second)
 
 
-def test_the_broker_stopped_and_restarted_under_running_jobs(env, db, kafka, tmp_path):
+def test_the_broker_stopped_and_restarted_under_running_jobs(pipeline_env, db, kafka, tmp_path):
     """Transform and load run with processing-time triggers while the only broker is stopped mid-stream for 20 s and
     started again. A job may ride it out or end with one clear line (then it is started again, as Airflow or a
     supervisor would); either way each event is one row in the end."""
     log = tmp_path / "syslog"
     first = write_log(log, 200_000, seed=5)
-    ship(env, log)
-    with RunningJobs(env, tmp_path) as jobs:
+    ship(pipeline_env, log)
+    with RunningJobs(pipeline_env, tmp_path) as jobs:
         jobs.wait_for_rows(db, 1)
         assert rows(db)[0] < first  # still flowing
         kafka.stop()
@@ -170,44 +158,75 @@ def test_the_broker_stopped_and_restarted_under_running_jobs(env, db, kafka, tmp
         kafka.start()
         more = tmp_path / "more"
         second = write_log(more, 20_000, seed=6)
-        ship(env, more)
+        ship(pipeline_env, more)
         jobs.wait_for_rows(db, first + second)
     assert rows(db) == (first + second, first + second)
     print(jobs.restarts)  # for the record: which job restarted, and why
 
 
 class RunningJobs:
-    """Transform and load with 1-second processing-time triggers and small batches (so that a fault lands
-    mid-stream), stopped with SIGTERM at the end. A job that ends on its own must say why in one line; it is
-    started again, as Airflow or a supervisor would."""
+    """The pipeline's long-running stages, each in its own process group with its output in a file: transform and
+    load with 1-second processing-time triggers and small batches (so that a fault lands mid-stream), and, given a
+    file to follow, the shipper. A stage that ends on its own must say why in one line; it is started again, as
+    Airflow or a supervisor would. ``kill`` sends SIGKILL to a stage and starts it again. All are stopped with
+    SIGTERM at the end."""
 
-    SMALL = {"KOS_SPARK_MAX_OFFSETS_PER_TRIGGER": "100"}
-
-    def __init__(self, env: dict[str, str], folder: Path) -> None:
-        self.env, self.folder = env, folder
+    def __init__(self, env: dict[str, str], folder: Path, follow: Path | None = None,
+                 max_offsets_per_trigger: int = 1000) -> None:
+        self.env, self.folder, self.follow = env, folder, follow
+        self.small = {"KOS_SPARK_MAX_OFFSETS_PER_TRIGGER": str(max_offsets_per_trigger)}
         self.procs: dict[str, subprocess.Popen] = {}
-        self.restarts: dict[str, list[str]] = {"transform": [], "load": []}
+        self.outputs: dict[str, Path] = {}
+        names = (["shipper"] if follow else []) + ["transform", "load"]
+        self.restarts: dict[str, list[str]] = {name: [] for name in names}  # why each ended on its own
+        self.kills: dict[str, int] = dict.fromkeys(names, 0)
 
     def _start(self, name: str) -> None:
-        output = self.folder / f"{name}-{len(self.restarts[name])}.log"
-        self.procs[name] = job(name, self.env, "--processing-time", "1 second", output=output, **self.SMALL)
+        output = self.outputs[name] = self.folder / f"{name}-{len(self.restarts[name]) + self.kills[name]}.log"
+        if name == "shipper":
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "shipper", "--no-progress", "--path", str(self.follow)], cwd=PROJECT,
+                env=self.env, stdout=open(output, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 (the child holds it)
+                start_new_session=True)
+        else:
+            self.procs[name] = job(name, self.env, "--processing-time", "1 second", output=output, **self.small)
 
     def __enter__(self) -> RunningJobs:
         for name in self.restarts:
             self._start(name)
         return self
 
+    def kill(self, name: str) -> None:
+        self.restart_ended()
+        proc = self.procs[name]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.kills[name] += 1
+        self._start(name)
+
+    def wait_until_working(self, name: str, timeout: float = 300) -> None:
+        """Until the stage's current run works: the shipper once started, a job once it finished a micro-batch."""
+        deadline = time.monotonic() + timeout
+        while name != "shipper" and not re.search(rf"kos-{name} batch \d+:", self.outputs[name].read_text()):
+            assert time.monotonic() < deadline, (name, self.outputs[name].read_text()[-3000:])
+            self.restart_ended()
+            time.sleep(0.2)
+
+    def restart_ended(self) -> None:
+        """Start again each stage that ended on its own, after checking that it said why."""
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                said = [line for line in self.outputs[name].read_text().splitlines()
+                        if line.startswith(f"kos-{name}:")]
+                assert said and "stopped:" in said[-1], (name, said)
+                self.restarts[name].append(said[-1])
+                self._start(name)
+
     def wait_for_rows(self, db, count: int, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while rows(db)[0] < count:
-            assert time.monotonic() < deadline, (rows(db), self.restarts)
-            for name, proc in self.procs.items():
-                if proc.poll() is not None:
-                    output = self.folder / f"{name}-{len(self.restarts[name])}.log"
-                    said = [line for line in output.read_text().splitlines() if line.startswith(f"kos-{name}:")]
-                    assert said and "stopped:" in said[-1], said
-                    self.restarts[name].append(said[-1])
-                    self._start(name)
+            assert time.monotonic() < deadline, (rows(db), self.restarts, self.kills)
+            self.restart_ended()
             time.sleep(1)
 
     def __exit__(self, *exc: object) -> None:

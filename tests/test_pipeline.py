@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from kos import config as kos_config
 from shipper.identity import identify
 from tests.conftest import read_topic
 from tests.submit import BIN, PROJECT
@@ -21,19 +19,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DATA = PROJECT / "tests" / "data"
 FILES = [DATA / "spec.syslog", DATA / "loghub" / "Linux_2k.log", DATA / "loghub" / "Mac_2k.log"]
-
-
-@pytest.fixture
-def pipeline_env(cfg: kos_config.Config, kafka, db, tmp_path: Path) -> dict[str, str]:
-    """Fresh topics, checkpoints and a fixed source id, for a pipeline of its own on the shared stack."""
-    from kos.stack.topics import ensure_topics
-
-    run = uuid.uuid4().hex[:10]
-    topics = {"RAW": f"kos-test-raw-{run}", "PARSED": f"kos-test-parsed-{run}", "DEAD_LETTER": f"kos-test-dl-{run}"}
-    ensure_topics(cfg, list(topics.values()))
-    return dict(os.environ, **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()},
-                KOS_SHIPPER_SOURCE_ID="e2e-host", KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "shipper"),
-                KOS_SPARK_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
 
 
 def kos_pipeline(env: dict[str, str], out: Path) -> subprocess.CompletedProcess:

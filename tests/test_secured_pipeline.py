@@ -20,7 +20,9 @@ import pytest
 from kos import config as kos_config
 from kos.kafka_client import spark_options
 from tests.submit import BIN, PROJECT
+from tests.test_faults import rows
 from tests.test_kafka_security import over
+from tests.test_pipeline import table
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -118,7 +120,7 @@ def test_the_jobs_over_mutual_tls_give_the_same_rows_and_show_no_secret_even_in_
     try:
         deadline = time.monotonic() + 180
         page = ""
-        while not page or _rows(db) < 6:
+        while not page or rows(db)[0] < 6:
             assert time.monotonic() < deadline and load.poll() is None, "the load did not get going"
             page = page or environment_page()
             time.sleep(1)
@@ -169,17 +171,3 @@ def test_kos_pipeline_and_the_dag_over_sasl_ssl_give_the_same_rows_and_log_no_se
     state = [tmp_path / "events", tmp_path / "checkpoints", Path(airflow_env["AIRFLOW_HOME"])]
     assert leaks(found, [p for p in state if p.exists()], outputs) == []
     planted_secret_is_found(found, tmp_path)
-
-
-def table(db, sql: str) -> list[tuple]:
-    with db.connect() as conn:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return cur.fetchall()
-
-
-def _rows(db) -> int:
-    with db.connect() as conn:
-        cur = conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM process_events")
-        return cur.fetchone()[0]
