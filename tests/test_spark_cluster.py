@@ -44,13 +44,14 @@ def history_apps(cfg: kos_config.Config) -> list[dict]:
         return json.load(response)
 
 
-def wait_for_new_apps(cfg: kos_config.Config, known: set[str], timeout: float = 60) -> list[dict]:
-    """Applications the history server lists besides ``known``, once all are complete (it rescans every 5 s)."""
+def wait_for_new_apps(cfg: kos_config.Config, since: float, timeout: float = 60) -> list[dict]:
+    """Applications the history server lists that started after ``since`` (epoch seconds), once all are complete
+    (it rescans every 5 s; a server started a moment ago may still be listing older event logs)."""
     deadline = time.monotonic() + timeout
     new: list[dict] = []
     while time.monotonic() < deadline and not (new and all(a["attempts"][0]["completed"] for a in new)):
         time.sleep(1)
-        new = [app for app in history_apps(cfg) if app["id"] not in known]
+        new = [app for app in history_apps(cfg) if app["attempts"][0]["startTimeEpoch"] >= since * 1000]
     return new
 
 
@@ -59,7 +60,7 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
     rows = [event(datetime(2026, 4, 1, 8, m), "node-a" if m % 2 else "node-b", "systemd", f"unit {m % 3}", m)
             for m in range(30)]
     write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, loader, "cluster_test")
-    known = {app["id"] for app in history_apps(cfg)}
+    since = time.time()
 
     done = spark_submit("jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out", str(tmp_path),
                         master=cluster.url)
@@ -73,7 +74,7 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
                                   (datetime(2026, 4, 1, 8), "node-b", 15)]
 
     # The run's event log reaches the history server under the job's name, as a completed application.
-    new = wait_for_new_apps(cfg, known)
+    new = wait_for_new_apps(cfg, since)
     assert [app["name"] for app in new] == ["kos-metrics"]
     assert new[0]["id"].startswith("app-")  # a standalone application id, not local-...
     assert new[0]["attempts"][0]["completed"] is True
@@ -84,10 +85,10 @@ def test_the_metrics_dag_reaches_the_cluster_through_its_connection_only(cfg, cl
     """The same DAG, with spark_default built from KOS_SPARK_MASTER=spark://...: the run is a cluster application."""
     on_cluster = kos_config.load(environ={"KOS_SPARK_MASTER": cluster.url})
     airflow_env["AIRFLOW_CONN_SPARK_DEFAULT"] = environment(on_cluster)["AIRFLOW_CONN_SPARK_DEFAULT"]
-    known = {app["id"] for app in history_apps(cfg)}
+    since = time.time()
     run_metrics_dag(airflow_env, spark, loader, "2026-05-01T09:00:00+00:00")
     assert_metrics_of_the_interval(airflow_env, db)
-    assert [(app["name"], app["id"][:4]) for app in wait_for_new_apps(cfg, known)] == [("kos-metrics", "app-")]
+    assert [(app["name"], app["id"][:4]) for app in wait_for_new_apps(cfg, since)] == [("kos-metrics", "app-")]
 
 
 def test_the_jobs_packages_reach_the_cluster_executors_and_the_transform_runs_there(cfg, cluster, kafka, tmp_path):
