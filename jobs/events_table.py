@@ -100,13 +100,12 @@ def write_events(events: DataFrame, batch_id: int, db: Database, query: str, spo
     """
     done = committed(db, query, batch_id)
     if done is not None:
-        log.info("batch %d of %s was committed before (%d rows): nothing to add", batch_id, query, done)
         return Written(0, 0, done)
     return write_rows(fit_event_columns(events).toArrow(), batch_id, db, query, spool)
 
 
 def committed(db: Database, query: str, batch_id: int) -> int | None:
-    """The rows of the batch if the ledger has it (it was committed before), else None."""
+    """The rows of the batch if the ledger has it (it was committed before, and is said so), else None."""
     with db.connect() as conn:
         cur = conn.cursor()
         try:
@@ -114,7 +113,10 @@ def committed(db: Database, query: str, batch_id: int) -> int | None:
         except mysql_errors.Error as exc:
             raise DatabaseError(f"reading {LEDGER} as {db.user} failed: {exc.msg}") from None
         found = cur.fetchone()
-    return None if found is None else int(found[0])
+    if found is None:
+        return None
+    log.info("batch %d of %s was committed before (%d rows): nothing to add", batch_id, query, found[0])
+    return int(found[0])
 
 
 def write_rows(table: pa.Table, batch_id: int, db: Database, query: str, spool: Path | None = None) -> Written:

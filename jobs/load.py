@@ -79,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
             query = query_id()
             done = committed(db, query, batch_id)
             if done is not None:  # its dead letters went out before its rows were committed
-                log.info("batch %d was committed before (%d rows): nothing to add", batch_id, done)
                 tally.batches += 1
                 tally.present += done
                 return
