@@ -5,7 +5,8 @@
 Uses its own database (kos_bench) on the local MariaDB (`kos stack start`), filled once with
 generated rows (30 days, 20 hosts, 7 processes, 500 services). Reports the median wall time
 of `spark-submit jobs/metrics.py` (and of an empty spark-submit, the JVM's share), and of the
-three aggregations as plain SQL. Results: out/bench/metrics.json.
+three aggregations as plain SQL; the job's tables must hold the same answers as the SQL (checked; the
+benchmark fails otherwise). Results: out/bench/metrics.json.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 from scratch import BENCH_DB, bench_database  # noqa: E402
 
+from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, fetch  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 
 FILL = """
@@ -46,6 +49,16 @@ SQL = {
     "starts_per_bucket": "SELECT DATE_FORMAT(event_time, '%Y-%m-%d %H:%i:00') AS b, host, COUNT(*) FROM "
                          "process_events GROUP BY b, host WITH ROLLUP",
 }
+
+
+def same_answers(job: Results, sql: dict[str, list[tuple]]) -> None:
+    """The job's stored results against the SQL's rows (per-minute ones only: the SQL buckets by minute)."""
+    assert [(s, n) for _, s, n in job.services] == sql["top_services"], "top services differ"
+    assert [(p, n) for _, p, n in job.processes] == sql["top_processes"], "top processes differ"
+    if job.bucket == "minute":
+        expected = sorted((datetime.fromisoformat(b), host or "", n) for b, host, n in sql["starts_per_bucket"]
+                          if b is not None)
+        assert sorted(job.buckets) == expected, "starts per minute differ"
 
 
 def main() -> None:
@@ -92,11 +105,13 @@ def main() -> None:
         cur = conn.cursor()
         for _ in range(args.repeat + 1):
             started = time.perf_counter()
-            for statement in SQL.values():
+            answers = {}
+            for name, statement in SQL.items():
                 cur.execute(statement)
-                cur.fetchall()
+                answers[name] = cur.fetchall()
             sql_times.append(time.perf_counter() - started)
     sql_times = sql_times[1:]  # the first run warms the buffer pool
+    same_answers(fetch(db, Period(UNBOUNDED_FROM, UNBOUNDED_TO), args.bucket), answers)
 
     job_median, sql_median = statistics.median(job_times), statistics.median(sql_times)
     result = {

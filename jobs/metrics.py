@@ -18,6 +18,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+import pyarrow as pa
 from mysql.connector import errors as mysql_errors
 from pyspark.sql import DataFrame, SparkSession
 
@@ -33,7 +34,7 @@ log = logging.getLogger("kos.metrics")
 
 
 def read_events(spark: SparkSession, db: Database, period: Period, partitions: int = 4) -> DataFrame:
-    """The period's rows of ``process_events``, read in parallel ranges of ``id``."""
+    """The period's rows of ``process_events`` (the columns the metrics use), read in parallel ranges of ``id``."""
     with db.connect() as conn:
         cur = conn.cursor()
         try:
@@ -41,12 +42,19 @@ def read_events(spark: SparkSession, db: Database, period: Period, partitions: i
         except mysql_errors.Error as exc:
             raise DatabaseError(f"reading process_events as {db.user} failed: {exc.msg}") from None
         low, high = cur.fetchone()
-    query = (f"(SELECT id, event_time, host, process, pid, service, action FROM process_events "
-             f"WHERE {period.sql()}) AS events")
+    query = f"(SELECT id, event_time, host, process, service FROM process_events WHERE {period.sql()}) AS events"
     if low is None:
         return spark.read.jdbc(db.jdbc_url, query, properties=db.jdbc_properties)
     return spark.read.jdbc(db.jdbc_url, query, column="id", lowerBound=low, upperBound=high + 1,
                            numPartitions=partitions, properties=db.jdbc_properties)
+
+
+def rows_of(frame: DataFrame) -> list[tuple]:
+    """A result's rows brought to the driver as Arrow (far faster than Row objects for many rows), as tuples;
+    timestamps as naive UTC, as ``collect`` gives them in a UTC session."""
+    table = frame.toArrow()
+    columns = [c.cast(pa.timestamp(c.type.unit)) if pa.types.is_timestamp(c.type) else c for c in table.columns]
+    return list(zip(*(c.to_pylist() for c in columns), strict=True))
 
 
 def compute(events: DataFrame, period: Period, bucket: str, top: int, made_at: datetime) -> Results:
@@ -56,7 +64,7 @@ def compute(events: DataFrame, period: Period, bucket: str, top: int, made_at: d
         period=period, bucket=bucket, top=top, events=span["n"], first=span["first"], last=span["last"],
         services=[tuple(r) for r in top_services(events, top).collect()],  # type: ignore[misc]
         processes=[tuple(r) for r in top_processes(events, top).collect()],  # type: ignore[misc]
-        buckets=[tuple(r) for r in starts_per_bucket(events, bucket).collect()],  # type: ignore[misc]
+        buckets=rows_of(starts_per_bucket(events, bucket)),  # type: ignore[arg-type]
         made_at=made_at,
     )
 
