@@ -16,7 +16,8 @@ help:
 	@echo "make airflow     Airflow (standalone) with the KOS DAGs, UI on 127.0.0.1:8080"
 	@echo "make history     the Spark history server over the jobs' event logs, on 127.0.0.1:18080"
 	@echo "make bench       benchmarks: shipper next to kcat, codec next to a upb loop, transform next to one Python"
-	@echo "                 process, MySQL sink next to LOAD DATA, metrics next to MariaDB's SQL (out/bench/)"
+	@echo "                 process, MySQL sink next to LOAD DATA, line-to-row latency, memory over an hour's input,"
+	@echo "                 metrics next to MariaDB's SQL (out/bench/)"
 	@echo "make lint        ruff and mypy"
 	@echo "make proto       rebuild descriptors/kos.desc from proto/"
 
@@ -93,6 +94,7 @@ bench: stack-start
 	$(PY) bench/transform.py
 	$(PY) bench/load.py
 	$(PY) bench/latency.py
+	$(PY) bench/memory.py
 	$(PY) bench/metrics.py
 
 clean: stack-stop

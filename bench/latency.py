@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +29,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
-from scratch import BENCH_DB, BENCH_STAGE, ScratchTopics, bench_database, truncate  # noqa: E402
+from live import LivePipeline, percentile  # noqa: E402
+from scratch import ScratchTopics, bench_database, truncate  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 
@@ -79,70 +78,13 @@ def send(sock: Path, rate: int, seconds: float, stop: threading.Event) -> int:
     return n
 
 
-def tree_rss(pgid: int) -> int:
-    """Resident bytes of all processes of a process group."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except (OSError, ProcessLookupError, ValueError):
-            continue
-    return total
-
-
-def batch_seconds(log: Path) -> dict[str, float]:
-    """Median and 90th percentile of a job's micro-batch durations, from its progress lines."""
-    seconds = [float(m.group(1)) for m in re.finditer(r" batch \d+: [\d,]+ rows in ([\d.]+) s", log.read_text())]
-    if not seconds:
-        return {}
-    return {"batches": len(seconds), "p50": round(percentile(seconds, 50), 2), "p90": round(percentile(seconds, 90), 2)}
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def real_time_mode(cfg: kos_config.Config, raw: str, parsed: str, dead: str) -> str:
-    """Start the transform's query with ``trigger(realTime=...)`` and a Kafka sink (real-time mode has no
-    foreachBatch): what Spark answers."""
-    code = f"""
-import sys, time
-from pyspark.sql import SparkSession
-from jobs import messages, streaming
-from jobs.transform import parsed_records
-from jobs.protobuf.descriptors import read_descriptor_set
-from kos import config as kos_config
-from kos.kafka_client import spark_options
-cfg = kos_config.load()
-spark = SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false").getOrCreate()
-ds = read_descriptor_set(str(cfg.path(cfg.kafka.descriptor_set)))
-stream = streaming.read_topic(spark, cfg, {raw!r})
-records = messages.to_send(messages.transform_records(parsed_records(stream, "UTC", None), {parsed!r}, {dead!r}, ds))
-try:
-    query = (records.writeStream.format("kafka").options(**spark_options(cfg)).outputMode("update")
-             .option("checkpointLocation", sys.argv[1]).trigger(realTime="5 seconds").start())
-    time.sleep(20)
-    if query.exception() is not None:
-        print("ANSWER refused when it ran:", str(query.exception()).splitlines()[0])
-    else:
-        print("ANSWER running; last progress:", query.lastProgress)
-        query.stop()
-except Exception as exc:
-    print("ANSWER refused at start:", type(exc).__name__ + ":", str(exc).splitlines()[0])
-"""
+    """What Spark answers to the transform's query with ``trigger(realTime=...)`` (bench/real_time_probe.py)."""
     with tempfile.TemporaryDirectory() as folder:
-        probe = Path(folder) / "real_time_probe.py"
-        probe.write_text(code)
         done = subprocess.run([str(BIN / "spark-submit"), "--master", "local[2]", "--packages",
-                               cfg.spark.kafka_package, str(probe), str(Path(folder) / "checkpoint")],
-                              cwd=PROJECT, capture_output=True, text=True, timeout=600)
+                               cfg.spark.kafka_package, "bench/real_time_probe.py", raw, parsed, dead,
+                               str(Path(folder) / "checkpoint")], cwd=PROJECT, capture_output=True, text=True,
+                              timeout=600)
     answers = [line[len("ANSWER "):] for line in done.stdout.splitlines() if line.startswith("ANSWER ")]
     return answers[-1] if answers else f"no answer: {(done.stdout + done.stderr)[-600:]}"
 
@@ -164,57 +106,14 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="kos-latency-"))
     with ScratchTopics(cfg) as topics:
-        raw, parsed, dead = topics.new("raw"), topics.new("parsed"), topics.new("dl")
-        env = dict(os.environ, KOS_KAFKA_RAW_TOPIC=raw, KOS_KAFKA_PARSED_TOPIC=parsed,
-                   KOS_KAFKA_DEAD_LETTER_TOPIC=dead, KOS_MYSQL_DATABASE=BENCH_DB, KOS_MYSQL_STAGE_DATABASE=BENCH_STAGE,
-                   KOS_SHIPPER_CHECKPOINT_DIR=str(folder / "shipper"), KOS_SHIPPER_SOURCE_ID="latency",
-                   KOS_SPARK_CHECKPOINT_DIR=str(folder / "checkpoints"))
         daemon, sock, log = rsyslog(folder)
         log.touch()
-        stages: dict[str, subprocess.Popen] = {}
-        rss: dict[str, list[int]] = {}
-        stop = threading.Event()
         try:
-            stages["shipper"] = subprocess.Popen([sys.executable, "-m", "shipper", "--no-progress", "--path", str(log)],
-                                                 cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
-                                                 stderr=subprocess.DEVNULL, start_new_session=True)
-            for job in ("transform", "load"):
-                stages[job] = subprocess.Popen(
-                    [str(BIN / "spark-submit"), "--master", "local[2]", "--packages",
-                     ",".join(cfg.spark.job_packages(job)), f"jobs/{job}.py", "--processing-time", args.trigger],
-                    # spark-submit hands the Python driver's stderr (its log) to its own stdout
-                    cwd=PROJECT, env=env, stdout=open(folder / f"{job}.log", "w"), stderr=subprocess.STDOUT,
-                    start_new_session=True)
-            rss = {name: [] for name in stages}
-
-            def sample() -> None:
-                while not stop.wait(5):
-                    for name, proc in stages.items():
-                        rss[name].append(tree_rss(proc.pid))
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
-            started = time.time()
-            sent = send(sock, args.rate, args.seconds, stop)
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                with owner.connect() as conn:
-                    cur = conn.cursor()
-                    cur.execute("SELECT COUNT(*) FROM process_events WHERE service LIKE %s", (PROBE + " %",))
-                    (loaded,) = cur.fetchone()
-                if loaded >= sent:
-                    break
-                time.sleep(1)
+            with LivePipeline(cfg, topics, log, folder, args.trigger, "latency") as live:
+                started = time.time()
+                sent = send(sock, args.rate, args.seconds, threading.Event())
+                live.wait_for_rows(owner, sent, 120, "service LIKE %s", (PROBE + " %",))
         finally:
-            stop.set()
-            for proc in stages.values():
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in stages.values():
-                try:
-                    proc.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
             daemon.terminate()
             daemon.wait()
         with owner.connect() as conn:
@@ -222,8 +121,9 @@ def main() -> None:
             cur.execute("SELECT UNIX_TIMESTAMP(event_time), UNIX_TIMESTAMP(raw_timestamp), UNIX_TIMESTAMP(loaded_at) "
                         "FROM process_events WHERE service LIKE %s", (PROBE + " %",))
             found = [tuple(float(v) for v in row) for row in cur.fetchall()]
-        answer = real_time_mode(cfg, raw, parsed, dead)
-    batches = {job: batch_seconds(folder / f"{job}.log") for job in ("transform", "load")}
+        answer = real_time_mode(cfg, live.topics["raw"], live.topics["parsed"], live.topics["dl"])
+    batches = live.batch_seconds()
+    rss = {stage: [b for _, b in samples] for stage, samples in live.rss.items()}
     shutil.rmtree(folder, ignore_errors=True)
 
     measured = [r for r in found if r[0] >= started + args.warm_up]
