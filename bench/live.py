@@ -24,21 +24,27 @@ BIN = Path(sys.executable).parent
 STAGES = ("shipper", "transform", "load")
 
 
-def tree_rss(pgid: int) -> int:
-    """Resident bytes of all processes of a process group."""
-    total = 0
+def tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (Spark's Python workers are forked by a daemon that
+    leaves the job's process group, so the group alone would miss them)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except (OSError, ProcessLookupError, ValueError):
+            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+            parents[int(entry.name)] = int(status["PPid"])
+            rss[int(entry.name)] = int(status.get("VmRSS", "0 kB").split()[0]) * 1024
+        except (OSError, ValueError, KeyError):
             continue
-    return total
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(pid, 0) for pid in tree)
 
 
 def percentile(values: list[float], p: float) -> float:
