@@ -36,6 +36,11 @@ def job_conf(cfg: Config, submitted: dict[str, str]) -> dict[str, str]:
         "spark.kos.protobuf.implementation": cfg.spark.protobuf,
         # Spark's own INFO lines drown the jobs' (one per batch, from jobs/progress.py and the job itself).
         "spark.log.level": "WARN",
+        # The Kafka source keeps the records a task fetched but did not use for 5 minutes by default, in case a
+        # later task wants them: at a few batches a second that is hundreds of MiB of heap, and a transform
+        # with the default 1 GiB driver ran out of heap after 5 minutes of steady input (bench/memory.py).
+        "spark.kafka.consumer.fetchedData.cache.timeout": "30s",
+        "spark.kafka.consumer.fetchedData.cache.evictorThreadRunInterval": "10s",
     }
     if is_local(submitted.get("spark.master", "local[*]")):
         # Driver RPC and block manager on the stack's host; the UI follows SPARK_LOCAL_IP (conf/spark).
