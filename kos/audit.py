@@ -28,7 +28,7 @@ from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
 from kos.config import Config
 from kos.kafka_client import python_settings
 from shipper.checkpoint import Checkpoint, CheckpointStore
-from shipper.identity import identify, key_matches
+from shipper.identity import followed_key, identify
 from shipper.records import record_headers, split_records
 
 Fields = tuple  # event_time, host, process, pid, service, action
@@ -169,9 +169,9 @@ def file_identity(path: str, checkpoints: list[Checkpoint], known_keys: Iterable
         for done in checkpoints:
             if done.identity.same_file(fd):
                 return done.identity.key, done.offset
-        followed = sorted((k for k in known_keys if key_matches(k, fd)), key=lambda k: int(k.rsplit("-", 1)[1]))
-        if followed:  # the newest truncation generation holds the file's present content
-            return followed[-1], os.fstat(fd).st_size
+        followed = followed_key(known_keys, fd)
+        if followed is not None:
+            return followed, os.fstat(fd).st_size
         return identify(fd, fingerprint_bytes).key, 0
     finally:
         os.close(fd)

@@ -51,9 +51,19 @@ class CheckpointStore:
 
     def load(self, path: str) -> Checkpoint | None:
         """The checkpoint of ``path``; None if it has none. ShipperError if it has one that cannot be read."""
-        target = self.file(path)
+        return self._read(self.file(path), path)
+
+    def load_all(self) -> list[Checkpoint]:
+        """Every checkpoint in the folder, whatever path it is for."""
+        return [found for target in sorted(self.directory.glob("*.json")) if (found := self._read(target))]
+
+    def _read(self, target: Path, path: str | None = None) -> Checkpoint | None:
+        """The checkpoint in ``target``: of ``path``, or of the path it names itself."""
+        of = "" if path is None else f" of {show_path(path)}"
         try:
             data = json.loads(target.read_bytes())
+            if path is None:
+                path = os.fsdecode(base64.b64decode(data["path_b64"], validate=True))
             identity = FileIdentity.from_json(data["identity"])
             offset = int(data["offset"])
             written_at = float(data.get("written_at", 0.0))
@@ -62,27 +72,13 @@ class CheckpointStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise ShipperError(f"cannot read the checkpoint {show_path(str(target))} of {show_path(path)}: "
-                               f"{exc.strerror}") from None
+            raise ShipperError(f"cannot read the checkpoint {show_path(str(target))}{of}: {exc.strerror}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ShipperError(
-                f"the checkpoint {show_path(str(target))} of {show_path(path)} is corrupt ({type(exc).__name__}); "
+                f"the checkpoint {show_path(str(target))}{of} is corrupt ({type(exc).__name__}); "
                 "the shipper will not guess where to resume: restore it, or delete it to ship the file again from "
                 "its start (lines sent before are sent again and stored once downstream)") from None
         return Checkpoint(path, identity, offset, written_at)
-
-    def load_all(self) -> list[Checkpoint]:
-        """Every checkpoint in the folder, whatever path it is for."""
-        found = []
-        for target in sorted(self.directory.glob("*.json")):
-            try:
-                path = os.fsdecode(base64.b64decode(json.loads(target.read_bytes())["path_b64"], validate=True))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise ShipperError(f"the checkpoint {show_path(str(target))} is corrupt ({type(exc).__name__})"
-                                   ) from None
-            if (checkpoint := self.load(path)) is not None:
-                found.append(checkpoint)
-        return found
 
     def save(self, checkpoint: Checkpoint) -> Checkpoint:
         stamped = Checkpoint(checkpoint.path, checkpoint.identity, checkpoint.offset, time.time())

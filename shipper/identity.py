@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 
@@ -55,18 +56,23 @@ def identify(fd: int, fingerprint_bytes: int) -> FileIdentity:
     return FileIdentity(st.st_dev, st.st_ino, len(head), _digest(head))
 
 
-def key_matches(key: str, fd: int) -> bool:
-    """Whether ``key`` (a record's origin file, as made by FileIdentity.key) names the open file ``fd``:
-    same device and inode, and its first bytes still hash to the key's fingerprint."""
-    try:
-        dev, ino, fp_len, fp, _gen = key.split("-")
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (int(dev, 16), int(ino, 16)):
-            return False
-        head = os.pread(fd, int(fp_len), 0)
-    except ValueError:
-        return False
-    return bool(fp) and len(head) == int(fp_len) and _digest(head).startswith(fp)
+def followed_key(keys: Iterable[str], fd: int) -> str | None:
+    """Of ``keys`` (records' origin files, as made by FileIdentity.key), the one naming the open file ``fd``:
+    same device and inode, its first bytes still hashing to the key's fingerprint; of several (truncation
+    generations), the newest, which holds the file's present content. None if none does."""
+    st = os.fstat(fd)
+    found: dict[int, str] = {}
+    for key in keys:
+        try:
+            dev, ino, fp_len, fp, gen = key.split("-")
+            if (st.st_dev, st.st_ino) != (int(dev, 16), int(ino, 16)):
+                continue
+            head = os.pread(fd, int(fp_len), 0)
+            if fp and len(head) == int(fp_len) and _digest(head).startswith(fp):
+                found[int(gen)] = key
+        except ValueError:
+            continue
+    return found[max(found)] if found else None
 
 
 def _digest(data: bytes) -> str:

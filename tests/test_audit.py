@@ -11,7 +11,7 @@ import pytest
 
 from kos.audit import compare, file_identity
 from shipper.checkpoint import CheckpointStore
-from shipper.identity import key_matches
+from shipper.identity import followed_key
 from shipper.publisher import MemoryPublisher
 from tests.submit import BIN, PROJECT, spark_submit
 from tests.test_shipper_files import append, numbered, origins_of, run
@@ -71,9 +71,9 @@ def test_file_identity_of_the_followed_the_rotated_and_an_unknown_file(tmp_path)
     st = other.stat()
     unknown = file_identity(str(other), checkpoints, set(keys), 64)
     assert unknown[1] == 0 and unknown[0].startswith(f"{st.st_dev:x}-{st.st_ino:x}-64-")
-    for key, path in ((old_key, other), (old_key, log), ("not-a-key", log)):
+    for keys, path in (([old_key], other), ([old_key], log), (["not-a-key"], log)):
         fd = os.open(path, os.O_RDONLY)
-        assert not key_matches(key, fd)
+        assert followed_key(keys, fd) is None
         os.close(fd)
 
 
