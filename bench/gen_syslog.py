@@ -2,6 +2,12 @@
 
     python bench/gen_syslog.py OUT --lines 1000000 [--events 0.02] [--seed 1] [--rfc3339] [--start 2026-03-01T00:00]
     python bench/gen_syslog.py OUT --lines 1000000 --random-bytes [--seed 1]
+    python bench/gen_syslog.py OUT --lines 1000000 --mixed [--events 0.1] [--seed 1]
+
+``--mixed``: every kind of line the transform sorts out, in proportions a benchmark notices: a third of
+the lines with RFC 3339 timestamps at various offsets, the rest classic; among the candidates, besides
+the events, lines that hold a marker but are no event, lines whose classic time does not exist and
+lines without a syslog header (both dead letters, one in two hundred candidates each).
 
 ``--random-bytes``: lines of random bytes (NULs, invalid UTF-8, escape sequences; a 1 MiB line every
 250,000 lines and as line 7), none of them a candidate (no byte ``S``), but for line i with i % 100 == 0,
@@ -31,14 +37,40 @@ NOISE = [
 ]
 
 
-def lines(count: int, events: float, seed: int, rfc3339: bool, start: datetime = datetime(2026, 3, 1)):
+OFFSETS = [timedelta(0), timedelta(hours=2), timedelta(hours=-5), timedelta(hours=5, minutes=30)]
+
+
+def _rfc3339(t: datetime, offset: timedelta) -> str:
+    local = t + offset
+    if not offset:
+        return local.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    sign, size = ("+" if offset >= timedelta(0) else "-"), abs(offset)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{sign}{size.seconds // 3600:02d}:{size.seconds % 3600 // 60:02d}"
+
+
+def lines(count: int, events: float, seed: int, rfc3339: bool, start: datetime = datetime(2026, 3, 1),
+          mixed: bool = False):
     """``count`` lines from ``start`` (UTC) on, 0 to 40 ms apart."""
     rng = random.Random(seed)
     t = start
     for _ in range(count):
         t += timedelta(milliseconds=rng.randint(0, 40))
         host = rng.choice(HOSTS)
-        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00") if rfc3339 else f"{t:%b} {t.day:2d} {t:%H:%M:%S}"
+        if mixed and rng.random() < 1 / 3:
+            stamp = _rfc3339(t, rng.choice(OFFSETS))
+        elif rfc3339:
+            stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        else:
+            stamp = f"{t:%b} {t.day:2d} {t:%H:%M:%S}"
+        if mixed and rng.random() < events * 0.03:
+            kind = rng.random()
+            if kind < 1 / 6:
+                yield f"{t:%b} {t.day:2d} 25:{t:%M:%S} {host} systemd[1]: Started {rng.choice(SERVICES)}."
+            elif kind < 2 / 6:
+                yield f"Started {rng.choice(SERVICES)} (a line without a syslog header)"
+            else:
+                yield f"{stamp} {host} CRON[{rng.randint(100, 99999)}]: (root) job Started by anacron"
+            continue
         if rng.random() < events:
             if rng.random() < 0.7:
                 yield f"{stamp} {host} systemd[1]: Started {rng.choice(SERVICES)}."
@@ -73,6 +105,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rfc3339", action="store_true")
     parser.add_argument("--random-bytes", action="store_true")
+    parser.add_argument("--mixed", action="store_true", help="RFC 3339 and classic times, dead letters, non-events")
     parser.add_argument("--start", type=datetime.fromisoformat, default=datetime(2026, 3, 1),
                         help="time of the first line, UTC (default 2026-03-01T00:00)")
     args = parser.parse_args()
@@ -82,7 +115,7 @@ def main() -> None:
                 binary.write(raw + b"\n")
         return
     with open(args.out, "w") as out:
-        for line in lines(args.lines, args.events, args.seed, args.rfc3339, args.start):
+        for line in lines(args.lines, args.events, args.seed, args.rfc3339, args.start, args.mixed):
             out.write(line + "\n")
 
 

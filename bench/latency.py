@@ -126,6 +126,8 @@ def main() -> None:
     rss = {stage: [b for _, b in samples] for stage, samples in live.rss.items()}
     shutil.rmtree(folder, ignore_errors=True)
 
+    if len(found) != sent:
+        raise SystemExit(f"{sent} events were sent and {len(found)} rows arrived within 120 s of the last")
     measured = [r for r in found if r[0] >= started + args.warm_up]
     total = [r[2] - r[0] for r in measured]
     shipper = [r[1] - r[0] for r in measured]
@@ -134,7 +136,10 @@ def main() -> None:
     def summary(values: list[float]) -> dict[str, float]:
         return {f"p{p}": round(percentile(values, p), 3) for p in (50, 90, 99)} | {"max": round(max(values), 3)}
 
-    result = {"seconds": args.seconds, "rate": args.rate, "trigger": args.trigger, "events_sent": sent,
+    line_to_row = summary(total)
+    result = {"p50_s": line_to_row["p50"], "p90_s": line_to_row["p90"], "p99_s": line_to_row["p99"],
+              "max_s": line_to_row["max"], "events": len(measured),
+              "seconds": args.seconds, "rate": args.rate, "trigger": args.trigger, "events_sent": sent,
               "events_loaded": len(found), "events_measured": len(measured), "total": summary(total),
               "shipper": summary(shipper), "transform_and_load": summary(spark),
               "rss_mib": {name: {"first_quarter_max": round(max(v[: len(v) // 4 or 1]) / 2**20),

@@ -26,6 +26,11 @@ class ScratchTopics:
         self.names.append(name)
         return name
 
+    def drop(self, names: list[str]) -> None:
+        """Delete some of the topics now (a benchmark's runs would otherwise fill the broker's disk)."""
+        delete_topics(self.cfg, names)
+        self.names = [n for n in self.names if n not in names]
+
     def __enter__(self) -> ScratchTopics:
         return self
 

@@ -3,9 +3,12 @@
     python bench/shipper.py [--lines 1000000] [--repeat 5] [--lines-per-record 256]
 
 Each run ships the whole file into a fresh topic on the local broker (`kos stack start`);
-the tools take turns, run by run. Reports median and spread of lines/s and MB/s (from the
-process's wall time, start-up included, and from the shipper's own clock), CPU seconds (user +
-system, all threads), peak RSS, and the ratios to kcat. Results: out/bench/shipper.json.
+the tools take turns, run by run, and every run's topic is read back: its lines (a shipper record holds
+up to ``lines_per_record`` lines joined by newlines, a kcat record one line) must be the file's lines,
+each once, byte for byte (count, bytes and a checksum over the lines); the benchmark fails otherwise.
+Reports median and spread of lines/s and MB/s (from the process's wall time, start-up included, and
+from the shipper's own clock), CPU seconds (user + system, all threads), peak RSS, and the ratios to kcat.
+Results: out/bench/shipper.json.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -26,6 +30,22 @@ PROJECT = Path(__file__).resolve().parent.parent
 from scratch import ScratchTopics  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
+from kos.kafka_client import python_settings, read_to_end  # noqa: E402
+
+
+def lines_digest(lines) -> tuple[int, int, int]:
+    """Lines, bytes (each with its newline) and the sum of their CRC-32s: the same for any order of the lines."""
+    count = size = crc = 0
+    for line in lines:
+        count += 1
+        size += len(line) + 1
+        crc += zlib.crc32(line)
+    return count, size, crc
+
+
+def topic_lines(cfg: kos_config.Config, topic: str):
+    for record in read_to_end(python_settings(cfg), topic):
+        yield from record.value.split(b"\n")
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
@@ -72,6 +92,15 @@ def main() -> None:
         subprocess.run([sys.executable, str(PROJECT / "bench" / "gen_syslog.py"), str(data), "--lines",
                         str(args.lines)], check=True)
     size = data.stat().st_size
+    with open(data, "rb") as f:
+        expected = lines_digest(line.rstrip(b"\n") for line in f)
+
+    def check(tool: str, topic: str) -> None:
+        found = lines_digest(topic_lines(cfg, topic))
+        if found != expected:
+            raise SystemExit(f"{tool}: topic {topic} holds {found[0]} lines, {found[1]} bytes (checksum {found[2]}); "
+                             f"the file {expected[0]} lines, {expected[1]} bytes (checksum {expected[2]})")
+        topics.drop([topic])
     bootstrap = ",".join(cfg.kafka.bootstrap_servers)
 
     topics = ScratchTopics(cfg)
@@ -82,16 +111,20 @@ def main() -> None:
     def kos_run(lpr: int) -> dict[str, float]:
         cp = out_dir / "checkpoints" / uuid.uuid4().hex
         env = dict(os.environ, KOS_SHIPPER_LINES_PER_RECORD=str(lpr))
+        topic = fresh_topic()
         wall, cpu, rss, out = run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(data),
-                                   "--topic", fresh_topic(), "--checkpoint-dir", str(cp)], env)
+                                   "--topic", topic, "--checkpoint-dir", str(cp)], env)
         match = re.search(r"(\d+) lines, \d+ bytes, \d+ records in ([\d.]+) s", out)
         if not match or int(match.group(1)) != args.lines:
             raise SystemExit(f"the shipper did not ship every line: {out.strip()}")
+        check(f"kos-shipper lines_per_record={lpr}", topic)
         return {"wall": wall, "cpu": cpu, "own": float(match.group(2)), "rss": rss}
 
     def kcat_run() -> dict[str, float]:
-        wall, cpu, rss, _ = run(["kcat", "-P", "-l", "-b", bootstrap, "-t", fresh_topic(), "-X",
+        topic = fresh_topic()
+        wall, cpu, rss, _ = run(["kcat", "-P", "-l", "-b", bootstrap, "-t", topic, "-X",
                                  "compression.codec=lz4", "-X", "acks=all", "-X", "enable.idempotence=true", str(data)])
+        check("kcat", topic)
         return {"wall": wall, "cpu": cpu, "own": 0.0, "rss": rss}
 
     # Side by side: each round runs every tool once, so drift of the machine or the broker hits all alike.

@@ -1,114 +1,116 @@
-"""Transform benchmark: 1,000,000 syslog lines already in a raw topic, jobs/transform.py with available-now, next to
-a single Python process doing the same (kafka-python consumer, the parsing rules in Python, upb, producer).
+"""Transform benchmark: jobs/transform.py next to one plain Python process doing the same work, outputs compared.
 
     python bench/transform.py [--lines 1000000] [--repeat 3] [--master local[2] | spark://127.0.0.1:7077]
+                              [--no-baseline] [--time-zone UTC]
 
-The file (about one line in ten an event, bench/gen_syslog.py) is shipped once into a fresh 3-partition
-topic. Each run then transforms all of it into fresh parsed and dead-letter topics with a fresh
-checkpoint: the job's own clock (query start to end) and the whole spark-submit (JVM start-up
-included) are reported apart. Classic timestamps get the year 2026 in both. Medians of ``--repeat``
-runs after a warm-up. Results: out/bench/transform.json.
+A generated syslog (``bench/gen_syslog.py --mixed``: classic and RFC 3339 times at several offsets, one
+line in ten an event, candidates that are no event, dead letters of two kinds) is shipped once into a
+fresh raw topic. Each round then runs, side by side, into fresh parsed and dead-letter topics:
+
+- ``spark-submit jobs/transform.py --available-now`` (fresh checkpoint, the year rule, ``--time-zone``);
+- ``bench/transform_one_process.py``: the same rules, keys, headers, values, dead letters and topics in
+  one Python process (kafka-python, upb).
+
+Both are timed the same two ways: the whole process (interpreter or JVM start-up included), and its work,
+from its first record read to its last record acknowledged (the job: its first batch's start to its last
+batch's end). Every run's output topics are read back and compared record for record (key, value, headers)
+with the other side's: the benchmark fails on any difference. Medians of ``--repeat`` rounds after a
+warm-up round. The first measured job's Spark event log is summarised (jobs, stages, tasks) with each
+batch's ``durationMs``. Results: out/bench/transform-<master>.json, with ``speedup`` (one process's work /
+the job's work) and ``speedup_whole`` (one process's whole run / the whole spark-submit).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
-from datetime import UTC, datetime
+from collections import Counter
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+from eventlog import describe, profile  # noqa: E402
 from scratch import ScratchTopics  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
-from kos.kafka_client import python_settings  # noqa: E402
-
-SUMMARY = re.compile(r"kos-transform: (\d+) records, (\d+) candidate lines, (\d+) events, (\d+) dead letters in "
-                     r"\d+ batches, ([\d.]+) s")
+from kos.kafka_client import python_settings, read_to_end  # noqa: E402
 
 
-def spark_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str) -> dict[str, float]:
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_RAW_TOPIC=raw,
-               KOS_KAFKA_PARSED_TOPIC=topics.new("parsed"), KOS_KAFKA_DEAD_LETTER_TOPIC=topics.new("dl"),
-               KOS_SPARK_CHECKPOINT_DIR=str(PROJECT / "out" / "bench" / "checkpoints" / uuid.uuid4().hex))
+def records_digest(cfg: kos_config.Config, topic: str) -> Counter[str]:
+    """Every record of ``topic`` as a digest of its key, value and headers (a multiset: repeats count)."""
+    found: Counter[str] = Counter()
+    for r in read_to_end(python_settings(cfg), topic):
+        h = hashlib.sha256()
+        for part in (r.key or b"", r.value or b"", *(k.encode() + b"=" + (v or b"") for k, v in r.headers)):
+            h.update(len(part).to_bytes(8, "big") + part)
+        found[h.hexdigest()] += 1
+    return found
+
+
+def job_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str, zone: str,
+            event_log: Path | None = None) -> dict:
+    parsed, dead = topics.new("parsed"), topics.new("dl")
+    with tempfile.TemporaryDirectory() as scratch:
+        summary = Path(scratch) / "summary.json"
+        env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_RAW_TOPIC=raw, KOS_KAFKA_PARSED_TOPIC=parsed,
+                   KOS_KAFKA_DEAD_LETTER_TOPIC=dead, KOS_SPARK_CHECKPOINT_DIR=str(Path(scratch) / "checkpoints"))
+        conf = ["--conf", f"spark.eventLog.dir={event_log.as_uri()}"] if event_log else []
+        started = time.perf_counter()
+        done = subprocess.run([str(BIN / "spark-submit"), "--master", master, "--packages", cfg.spark.kafka_package,
+                               *conf, str(PROJECT / "jobs" / "transform.py"), "--available-now", "--time-zone", zone,
+                               "--summary", str(summary)], env=env, capture_output=True, text=True)
+        whole = time.perf_counter() - started
+        if done.returncode != 0 or not summary.exists():
+            raise SystemExit(f"the transform failed: {(done.stdout + done.stderr)[-3000:]}")
+        s = json.loads(summary.read_text())
+    return {"whole": whole, "work": s["last_batch_end"] - s["first_batch_start"], "query": s["seconds"],
+            "events": s["events"], "dead_letters": s["dead_letters"], "candidates": s["candidates"],
+            "records": s["records"], "batches_ms": s["batches_ms"], "parsed": parsed, "dead": dead}
+
+
+def one_process_run(topics: ScratchTopics, raw: str, zone: str) -> dict:
+    parsed, dead = topics.new("parsed"), topics.new("dl")
     started = time.perf_counter()
-    done = subprocess.run([str(BIN / "spark-submit"), "--master", master, "--packages", cfg.spark.kafka_package,
-                           str(PROJECT / "jobs" / "transform.py"), "--available-now", "--year", "2026"],
-                          env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    match = SUMMARY.search(done.stdout)
-    if done.returncode != 0 or not match:
-        raise SystemExit(f"the transform failed: {(done.stdout + done.stderr)[-2000:]}")
-    return {"wall": wall, "query": float(match.group(5)), "records": int(match.group(1)),
-            "events": int(match.group(3))}
+    done = subprocess.run([sys.executable, str(PROJECT / "bench" / "transform_one_process.py"), raw, parsed, dead,
+                           "--time-zone", zone], capture_output=True, text=True, cwd=PROJECT)
+    whole = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the one-process transform failed: {done.stderr[-3000:]}")
+    s = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"whole": whole, "work": s["seconds"], "events": s["events"], "dead_letters": s["dead_letters"],
+            "candidates": s["candidates"], "lines": s["lines"], "parsed": parsed, "dead": dead}
 
 
-def python_baseline(cfg: kos_config.Config, topics: ScratchTopics, raw: str, lines: int) -> dict[str, float]:
-    """One process: consume the raw topic, find and parse the candidates, encode with upb, produce."""
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+def check_same(cfg: kos_config.Config, runs: list[dict], expected: dict[str, Counter[str]] | None
+               ) -> dict[str, Counter[str]]:
+    """Each run's two topics hold the same records as every other run's; the records of the first."""
+    for run in runs:
+        found = {"parsed": records_digest(cfg, run["parsed"]), "dead": records_digest(cfg, run["dead"])}
+        for kind, want in run_counts(run).items():
+            if sum(found[kind].values()) != want:
+                raise SystemExit(f"{run['parsed']}: {sum(found[kind].values())} {kind} records, the run said {want}")
+        if expected is None:
+            expected = found
+        for kind in ("parsed", "dead"):
+            if found[kind] != expected[kind]:
+                missing = sum((expected[kind] - found[kind]).values())
+                extra = sum((found[kind] - expected[kind]).values())
+                raise SystemExit(f"the outputs differ: {kind} topic {run[kind]} lacks {missing} records of the "
+                                 f"first run and has {extra} it does not have")
+    assert expected is not None
+    return expected
 
-    from jobs import messages
-    from jobs.protobuf.descriptors import message_class
 
-    cls = message_class(messages.DESCRIPTORS.read_bytes(), messages.PROCESS_EVENT)
-    header = re.compile(r"^([A-Za-z]{3}) {1,2}(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2}) +([^\s\x01]+) +"
-                        r"([^\s\[:\x01]+)(?:\[(\d{1,10})\])?: ?(.*)$", re.S)
-    months = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
-    started = time.perf_counter()
-    settings = python_settings(cfg)
-    consumer = KafkaConsumer(**settings, group_id=None, enable_auto_commit=False, fetch_max_bytes=64 * 1024 * 1024)
-    parts = [TopicPartition(raw, p) for p in sorted(consumer.partitions_for_topic(raw))]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    end = consumer.end_offsets(parts)
-    producer = KafkaProducer(**settings, acks="all", compression_type="lz4", linger_ms=5, batch_size=1 << 20)
-    out, events, seen = topics.new("parsed"), 0, 0
-    while any(consumer.position(p) < end[p] for p in parts):
-        for tp, records in consumer.poll(timeout_ms=1000).items():
-            for record in records:
-                headers = dict(record.headers)
-                base = int(headers["kos.offset"])
-                for line in record.value.split(b"\n"):
-                    seen += 1
-                    at, base = base, base + len(line) + 1
-                    if b"Started " not in line and b"Successfully activated" not in line:
-                        continue
-                    m = header.match(line.decode("utf-8", "replace"))
-                    if not m or m.group(1) not in months:
-                        continue
-                    text = m.group(9)
-                    if text.startswith("Started "):
-                        action, service = "STARTED", text[8:].removesuffix(".")
-                    elif "Successfully activated service '" in text:
-                        action, service = "ACTIVATED", text.split("'")[1]
-                    else:
-                        continue
-                    moment = datetime(2026, months[m.group(1)], int(m.group(2)), int(m.group(3)), int(m.group(4)),
-                                      int(m.group(5)), tzinfo=UTC)
-                    value = cls(event_time={"seconds": int(moment.timestamp())}, host=m.group(6), process=m.group(7),
-                                pid=int(m.group(8)) if m.group(8) else None, service=service, action=action,
-                                origin={"source": headers["kos.source"].decode(), "file": headers["kos.file"].decode(),
-                                        "offset": at},
-                                raw={"topic": raw, "partition": tp.partition, "offset": record.offset}
-                                ).SerializeToString()
-                    producer.send(out, value=value)
-                    events += 1
-    producer.flush()
-    producer.close()
-    consumer.close()
-    seconds = time.perf_counter() - started
-    if seen != lines:
-        raise SystemExit(f"the baseline read {seen} lines, not {lines}")
-    return {"wall": seconds, "query": seconds, "records": 0, "events": events}
+def run_counts(run: dict) -> dict[str, int]:
+    return {"parsed": run["events"], "dead": run["dead_letters"]}
 
 
 def main() -> None:
@@ -116,40 +118,73 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the single-process Python baseline")
+    parser.add_argument("--time-zone", default="UTC")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the one-process transform")
     args = parser.parse_args()
 
     cfg = kos_config.load()
     out = PROJECT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    data = out / f"syslog-{args.lines}-events10.log"
+    data = out / f"syslog-{args.lines}-mixed.log"
     if not data.exists():
         subprocess.run([sys.executable, str(PROJECT / "bench" / "gen_syslog.py"), str(data), "--lines",
-                        str(args.lines), "--events", "0.1"], check=True)
-    with ScratchTopics(cfg) as topics:
+                        str(args.lines), "--events", "0.1", "--mixed"], check=True)
+    jobs, singles = [], []
+    expected = None
+    with ScratchTopics(cfg) as topics, tempfile.TemporaryDirectory() as logs:
         raw = topics.new("raw")
         subprocess.run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(data), "--topic", raw,
-                        "--checkpoint-dir", str(out / "checkpoints" / uuid.uuid4().hex)], check=True,
-                       capture_output=True)
+                        "--checkpoint-dir", str(Path(logs) / "shipper")], check=True, capture_output=True)
+        event_log = Path(logs) / "events"
+        event_log.mkdir()
+        # A warm-up round (page cache, broker, Ivy), then the measured rounds, the two sides taking turns.
+        for round_ in range(args.repeat + 1):
+            job = job_run(cfg, topics, raw, args.master, args.time_zone, event_log if round_ == 1 else None)
+            single = None if args.no_baseline else one_process_run(topics, raw, args.time_zone)
+            expected = check_same(cfg, [job, *([single] if single else [])], expected)
+            topics.drop([job["parsed"], job["dead"], *([single["parsed"], single["dead"]] if single else [])])
+            if single and single["lines"] != args.lines:
+                raise SystemExit(f"the one-process transform read {single['lines']} lines, not {args.lines}")
+            if round_:
+                jobs.append(job)
+                singles += [single] if single else []
+        spark_profile = profile(next(event_log.iterdir())) if args.repeat else {}
 
-        spark_run(cfg, topics, raw, args.master)  # warm-up: page cache, broker, Ivy
-        runs = [spark_run(cfg, topics, raw, args.master) for _ in range(args.repeat)]
-        query = statistics.median(r["query"] for r in runs)
-        wall = statistics.median(r["wall"] for r in runs)
-        result = {"lines": args.lines, "master": args.master, "events": runs[0]["events"],
-                  "query_s": round(query, 2), "spark_submit_s": round(wall, 2), "startup_s": round(wall - query, 2),
-                  "lines_per_s": round(args.lines / query)}
-        print(f"{args.lines:,} raw lines ({runs[0]['records']:,} records, {runs[0]['events']:,} events) on "
-              f"{args.master}, medians of {args.repeat}:")
-        print(f"  jobs/transform.py   {result['lines_per_s']:>10,} lines/s   query {query:.2f} s, spark-submit "
-              f"{wall:.2f} s (start-up {wall - query:.2f} s)")
-        if not args.no_baseline:
-            base = statistics.median(python_baseline(cfg, topics, raw, args.lines)["wall"] for _ in range(args.repeat))
-            result.update(python_s=round(base, 2), python_lines_per_s=round(args.lines / base),
-                          speedup=round(base / query, 2))
-            print(f"  one Python process  {result['python_lines_per_s']:>10,} lines/s   {base:.2f} s; the job is "
-                  f"{result['speedup']}x faster")
-    (out / f"transform-{args.master.replace('/', '').replace(':', '-')}.json").write_text(json.dumps(result, indent=2))
+    def median(runs: list[dict], key: str) -> float:
+        return round(statistics.median(r[key] for r in runs), 2)
+
+    first = jobs[0]
+    result = {
+        "lines": args.lines, "master": args.master, "time_zone": args.time_zone, "rounds": args.repeat,
+        "records": first["records"], "candidates": first["candidates"], "events": first["events"],
+        "dead_letters": first["dead_letters"],
+        "job_work_s": median(jobs, "work"), "job_query_s": median(jobs, "query"),
+        "job_whole_s": median(jobs, "whole"), "job_startup_s": round(median(jobs, "whole") - median(jobs, "query"), 2),
+        "job_lines_per_s": round(args.lines / median(jobs, "work")),
+        "job_batches_ms": first["batches_ms"], "job_profile": spark_profile,
+    }
+    print(f"{args.lines:,} raw lines ({first['records']:,} records, {first['candidates']:,} candidates, "
+          f"{first['events']:,} events, {first['dead_letters']:,} dead letters) on {args.master}, medians of "
+          f"{args.repeat} rounds after a warm-up; every run's records compared")
+    print(f"  jobs/transform.py             work {result['job_work_s']:7.2f} s  {result['job_lines_per_s']:>9,} "
+          f"lines/s   whole spark-submit {result['job_whole_s']:6.2f} s (start-up and stop "
+          f"{result['job_startup_s']:.2f} s)")
+    if singles:
+        result.update(one_process_work_s=median(singles, "work"), one_process_whole_s=median(singles, "whole"),
+                      one_process_lines_per_s=round(args.lines / median(singles, "work")))
+        result.update(speedup=round(result["one_process_work_s"] / result["job_work_s"], 2),
+                      speedup_whole=round(result["one_process_whole_s"] / result["job_whole_s"], 2))
+        print(f"  one Python process            work {result['one_process_work_s']:7.2f} s  "
+              f"{result['one_process_lines_per_s']:>9,} lines/s   whole process {result['one_process_whole_s']:6.2f} s")
+        print(f"  the job's speed-up: {result['speedup']}x on the work, {result['speedup_whole']}x on the whole run "
+              "(above 1: the job is faster)")
+    for batch in first["batches_ms"]:
+        print("  batch: " + ", ".join(f"{k} {v}" for k, v in batch.items()))
+    if spark_profile:
+        print(describe(spark_profile))
+    name = f"transform-{args.master.replace('/', '').replace(':', '-')}.json"
+    (out / name).write_text(json.dumps(result, indent=2))
+    print(f"written to {out / name}")
 
 
 if __name__ == "__main__":

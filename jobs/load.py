@@ -47,6 +47,7 @@ class Tally:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kos-load", description="Process events from Kafka into MySQL.")
     streaming.Trigger.add_arguments(parser)
+    parser.add_argument("--summary", metavar="FILE", help="write the summary as JSON into FILE")
     args = parser.parse_args(argv)
     log_to_stderr()
 
@@ -106,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
                               cfg.path(cfg.spark.checkpoint_dir) / "load", trigger, process)
         seconds = time.monotonic() - started
         records = streaming.input_rows(query)
+        times = streaming.batch_times(query)
     except (ProtobufError, DatabaseError, streaming.QueryFailed) as exc:
         print(f"kos-load: {printable(str(exc))}", file=sys.stderr)
         return 1
     finally:
         spark.stop()
+    streaming.write_summary(args.summary, {"job": "load", "records": records, "added": tally.added,
+                                           "present": tally.present, "dead_letters": tally.dead_letters,
+                                           "cut": tally.cut, "batches": tally.batches, "seconds": seconds, **times})
     print(f"kos-load: {records} records, {tally.added} rows added, {tally.present} already present, "
           f"{tally.dead_letters} dead letters, {tally.cut} values cut to fit in {tally.batches} batches, "
           f"{seconds:.2f} s ({trigger})")

@@ -120,3 +120,29 @@ KOS_ERRORS = ("jobs.database.DatabaseError", "jobs.protobuf.descriptors.Protobuf
 def input_rows(query: StreamingQuery) -> int:
     """Rows the query read in the batches it still reports (the last hundred by default)."""
     return sum(int(p.get("numInputRows", 0)) for p in query.recentProgress)
+
+
+def batch_times(query: StreamingQuery) -> dict[str, Any]:
+    """When the first reported batch started and the last one ended (epoch seconds), and each batch's
+    ``durationMs``: what a benchmark compares with another program's first read and last write."""
+    from datetime import datetime
+
+    progress = [p for p in query.recentProgress if p.get("numInputRows")]
+    if not progress:
+        return {"first_batch_start": None, "last_batch_end": None, "batches_ms": []}
+
+    def start(p: dict[str, Any]) -> float:
+        return datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")).timestamp()
+
+    last = progress[-1]
+    return {"first_batch_start": start(progress[0]),
+            "last_batch_end": start(last) + last["durationMs"]["triggerExecution"] / 1000,
+            "batches_ms": [dict(p["durationMs"], rows=p["numInputRows"]) for p in progress]}
+
+
+def write_summary(path: str | None, summary: dict[str, Any]) -> None:
+    """The job's summary as JSON into ``path`` (``--summary``), for programs that run it."""
+    if path:
+        import json
+
+        Path(path).write_text(json.dumps(summary, indent=1))

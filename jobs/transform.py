@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     streaming.Trigger.add_arguments(parser)
     parser.add_argument("--year", type=int, help="the year of classic timestamps (default: the year rule)")
     parser.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps (default: UTC)")
+    parser.add_argument("--summary", metavar="FILE", help="write the summary as JSON into FILE")
     args = parser.parse_args(argv)
     log_to_stderr()
 
@@ -98,12 +99,16 @@ def main(argv: list[str] | None = None) -> int:
                               cfg.path(cfg.spark.checkpoint_dir) / "transform", trigger, process)
         seconds = time.monotonic() - started
         records = streaming.input_rows(query)
+        times = streaming.batch_times(query)
     except (ProtobufError, streaming.QueryFailed) as exc:
         print(f"kos-transform: {printable(str(exc))}", file=sys.stderr)
         return 1
     finally:
         spark.stop()
     c = tally.counts
+    streaming.write_summary(args.summary, {"job": "transform", "records": records, "candidates": sum(c.values()),
+                                           "events": c.get("event", 0), "dead_letters": c.get("dead_letter", 0),
+                                           "batches": tally.batches, "seconds": seconds, **times})
     print(f"kos-transform: {records} records, {sum(c.values())} candidate lines, {c.get('event', 0)} events, "
           f"{c.get('dead_letter', 0)} dead letters in {tally.batches} batches, {seconds:.2f} s ({trigger})")
     return 0

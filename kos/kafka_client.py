@@ -8,6 +8,7 @@ Spark cluster those paths must exist on every executor's machine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from kos.config import Config
@@ -73,3 +74,32 @@ def spark_options(cfg: Config) -> dict[str, str]:
                                       f"password={_jaas_quote(_sasl_password(cfg))};",
         })
     return options
+
+
+def read_to_end(settings: dict[str, Any], topic: str, wait_seconds: float = 30) -> Iterator[Any]:
+    """Every record of ``topic`` from its beginning to its end as of now, partition by partition, each in order
+    (kafka-python ``ConsumerRecord``s). ``settings``: ``python_settings`` of a config, or any kafka-python client
+    settings. A topic created a moment ago may take a while to show in the client's metadata: up to
+    ``wait_seconds``, then KeyError."""
+    import time
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(**settings, group_id=None, enable_auto_commit=False,
+                             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while not (known := consumer.partitions_for_topic(topic)):
+            if time.monotonic() > deadline:
+                raise KeyError(f"topic {topic} has no partitions")
+            time.sleep(0.2)
+        partitions = [TopicPartition(topic, p) for p in sorted(known)]
+        for tp in partitions:
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            end = consumer.end_offsets([tp])[tp]
+            while consumer.position(tp) < end:
+                for batch in consumer.poll(timeout_ms=1000).values():
+                    yield from (r for r in batch if r.offset < end)
+    finally:
+        consumer.close()

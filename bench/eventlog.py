@@ -1,0 +1,71 @@
+"""Where a Spark application's time went, read from its event log (what the history server shows): each job,
+its stages and their tasks, in order.
+
+    python bench/eventlog.py EVENT_LOG_FILE
+
+A benchmark points a run's ``spark.eventLog.dir`` at a folder of its own and reads the one file in it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def profile(path: Path) -> dict[str, Any]:
+    """Jobs with their stages, each stage with its tasks' durations (launch to finish) and executor run times,
+    all in milliseconds, and the application's start and end."""
+    stages: dict[int, dict[str, Any]] = {}
+    jobs: list[dict[str, Any]] = []
+    app: dict[str, Any] = {}
+    for event in read_events(path):
+        kind = event["Event"]
+        if kind == "SparkListenerApplicationStart":
+            app["start"] = event["Timestamp"]
+        elif kind == "SparkListenerApplicationEnd":
+            app["end"] = event["Timestamp"]
+        elif kind == "SparkListenerJobStart":
+            jobs.append({"job": event["Job ID"], "submitted": event["Submission Time"],
+                         "stages": event["Stage IDs"],
+                         "description": event.get("Properties", {}).get("spark.job.description", "")})
+        elif kind == "SparkListenerJobEnd":
+            for job in jobs:
+                if job["job"] == event["Job ID"]:
+                    job["ms"] = event["Completion Time"] - job["submitted"]
+        elif kind == "SparkListenerStageCompleted":
+            info = event["Stage Info"]
+            if "Submission Time" in info:
+                stages.setdefault(info["Stage ID"], {"tasks": []}).update(
+                    name=info["Stage Name"], ms=info["Completion Time"] - info["Submission Time"],
+                    submitted=info["Submission Time"])
+        elif kind == "SparkListenerTaskEnd":
+            task, metrics = event["Task Info"], event.get("Task Metrics") or {}
+            stages.setdefault(event["Stage ID"], {"tasks": []})["tasks"].append({
+                "ms": task["Finish Time"] - task["Launch Time"],
+                "run_ms": metrics.get("Executor Run Time", 0),
+                "deserialize_ms": metrics.get("Executor Deserialize Time", 0),
+            })
+    for job in jobs:
+        job["stages"] = [dict(stages[s], stage=s) for s in job["stages"] if s in stages and "ms" in stages[s]]
+    return {"app_ms": app.get("end", 0) - app.get("start", 0), "jobs": jobs}
+
+
+def describe(found: dict[str, Any]) -> str:
+    lines = [f"application {found['app_ms']} ms"]
+    for job in found["jobs"]:
+        lines.append(f"  job {job['job']}: {job.get('ms', '?')} ms {job['description'][:60]}")
+        for stage in job["stages"]:
+            tasks = ", ".join(str(t["ms"]) for t in stage["tasks"])
+            lines.append(f"    stage {stage['stage']}: {stage['ms']} ms, {len(stage['tasks'])} tasks ({tasks} ms)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(describe(profile(Path(sys.argv[1]))))
