@@ -7,13 +7,15 @@ PY      := $(VENV)/bin/python
 KOS     := $(VENV)/bin/kos
 APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium openssl
 
-.PHONY: help setup apt venv maven spark-conf proto stack-start stack-stop stack-status demo test test-unit lint bench airflow history clean
+.PHONY: help setup apt venv maven spark-conf proto stack-start stack-stop stack-status demo run test test-unit lint bench airflow history systemd clean
 
 help:
 	@echo "make demo        set up, start the local stack, ship the syslog, show what arrived"
 	@echo "make test        run the test suite (starts the local Kafka it needs)"
 	@echo "make stack-start | stack-stop | stack-status"
+	@echo "make run         the pipeline continuously (kos run): shipper, transform, load, live query; Ctrl-C stops"
 	@echo "make airflow     Airflow (standalone) with the KOS DAGs, UI on 127.0.0.1:8080"
+	@echo "make systemd     conf/systemd units for this checkout, checked, into .kos/systemd (see README)"
 	@echo "make history     the Spark history server over the jobs' event logs, on 127.0.0.1:18080"
 	@echo "make bench       benchmarks: shipper next to kcat, codec next to a upb loop, transform next to one Python"
 	@echo "                 process, MySQL sink next to LOAD DATA, line-to-row latency, memory over an hour's input,"
@@ -51,7 +53,7 @@ spark-conf: $(VENV)/.installed
 maven: $(VENV)/.installed
 	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=com.mysql:mysql-connector-j:9.5.0
 	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0
-	$(PY) -c "from kos import config; from kos.stack.kafka import KafkaStack; KafkaStack(config.load()).install()"
+	$(PY) -c "from kos import config; from kosctl.stack.kafka import KafkaStack; KafkaStack(config.load()).install()"
 
 # The protobuf contract: descriptors/kos.desc from proto/ (checked in; a test fails when it is stale).
 proto: $(VENV)/.installed
@@ -68,7 +70,18 @@ stack-status:
 	$(KOS) stack status
 
 demo: stack-start
-	$(PY) -m kos.demo
+	$(PY) -m kosctl.demo
+
+# Foreground, until Ctrl-C; `kos status` in another terminal.
+run: stack-start
+	$(KOS) run
+
+# The units of conf/systemd with /opt/kos replaced by this checkout, checked by systemd-analyze where it exists.
+systemd:
+	@mkdir -p .kos/systemd
+	@for unit in conf/systemd/*.service; do sed "s#/opt/kos#$(CURDIR)#g" $$unit > .kos/systemd/$$(basename $$unit); done
+	@if command -v systemd-analyze >/dev/null; then systemd-analyze verify .kos/systemd/*.service; fi
+	@echo "units in .kos/systemd; install: cp .kos/systemd/*.service /etc/systemd/system/ && systemctl daemon-reload"
 
 test: setup
 	$(VENV)/bin/ruff check .
@@ -83,7 +96,7 @@ lint: venv
 
 # Foreground; Ctrl-C stops it. Needs the stack for the DAGs to succeed.
 airflow: stack-start
-	$(PY) -m kos.airflow
+	$(PY) -m kosctl.airflow
 
 history: setup
 	$(KOS) stack start --only history

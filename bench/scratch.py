@@ -7,10 +7,10 @@ import dataclasses
 import uuid
 from types import TracebackType
 
-from jobs.database import Database, ensure_schema
+from jobs.database import Database
 from kos.config import Config
-from kos.stack.mariadb import MariaDBStack
-from kos.stack.topics import delete_topics, ensure_topics
+from kosctl.stack.mariadb import MariaDBStack, apply_schema
+from kosctl.stack.topics import delete_topics, ensure_topics
 
 BENCH_DB, BENCH_STAGE = "kos_bench", "kos_bench_stage"
 
@@ -54,7 +54,7 @@ def bench_database(cfg: Config) -> tuple[Database, Database]:
            for host in ("127.0.0.1", "localhost")]))
     owner = dataclasses.replace(Database.from_config(cfg), database=BENCH_DB, stage_database=BENCH_STAGE)
     loader = dataclasses.replace(Database.from_config(cfg, "load"), database=BENCH_DB, stage_database=BENCH_STAGE)
-    ensure_schema(owner)
+    apply_schema(owner)
     return owner, loader
 
 

@@ -7,37 +7,24 @@ connection (each continues from its checkpoint, so a retried or repeated task ad
 and ``report`` renders them into ``[airflow] reports_dir/<interval start>``. Runs never catch up and
 never overlap; a failed task is retried with growing delays.
 
-For transform and load running all the time (``--processing-time``), schedule only the metrics:
-kos_metrics.
+For transform and load running all the time (``kos run``, or ``--processing-time``), schedule only the
+metrics: kos_metrics.
 """
 
 from __future__ import annotations
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
 
 from kos import config as kos_config
-from kos.airflow import dag_arguments, metrics_arguments, report_command
+from kosctl.airflow import dag_arguments, metrics_arguments, report_command, spark_task
 
 cfg = kos_config.load()
 
-
-def job(name: str, *args: str) -> SparkSubmitOperator:
-    return SparkSubmitOperator(
-        task_id=name,
-        application=str(cfg.project_dir / "jobs" / f"{name}.py"),
-        name=f"kos-{name}",
-        conn_id="spark_default",
-        packages=",".join(cfg.spark.job_packages(name)),
-        application_args=list(args),
-    )
-
-
 with DAG(dag_id="kos_pipeline", doc_md=__doc__, **dag_arguments(cfg, cfg.airflow.pipeline_schedule)) as dag:
     ship = BashOperator(task_id="ship", cwd=str(cfg.project_dir), bash_command="kos-shipper --once --no-progress")
-    transform = job("transform", "--available-now")
-    load = job("load", "--available-now")
-    metrics = job("metrics", *metrics_arguments(cfg))
+    transform = spark_task(cfg, "transform", "--available-now")
+    load = spark_task(cfg, "load", "--available-now")
+    metrics = spark_task(cfg, "metrics", *metrics_arguments(cfg))
     report = BashOperator(task_id="report", cwd=str(cfg.project_dir), bash_command=report_command(cfg))
     ship >> transform >> load >> metrics >> report

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-BUCKETS = ("minute", "hour", "day")
+from kos.config import BUCKETS
+
+__all__ = ["starts_per_bucket", "top_processes", "top_services"]
 
 
 def _top(events: DataFrame, column: str, n: int) -> DataFrame:

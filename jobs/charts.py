@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+from kos.config import BUCKET_STEPS  # noqa: E402
+
+__all__ = ["bar_chart", "time_series_chart", "write_csv"]
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
@@ -60,7 +62,7 @@ def time_series_chart(path: Path, title: str, rows: Sequence[tuple[datetime, str
         t, last = min(total), max(total)
         while t <= last:
             xs.append(t)
-            t += STEPS[bucket]
+            t += BUCKET_STEPS[bucket]
     else:
         xs = sorted(total)
     if xs:

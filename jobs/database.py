@@ -10,7 +10,7 @@ and the writing account needs no right to change or delete a row.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,15 @@ import mysql.connector
 from mysql.connector import errors as mysql_errors
 
 from kos.config import Config
+from kos.errors import KosError
 
+__all__ = ["Database", "DatabaseError", "SCHEMA", "create_stage", "failing_as", "merge_staged", "stage_name"]
+
+# The tables the jobs write; `kos stack start` applies it (kosctl/stack/mariadb.py).
 SCHEMA = Path(__file__).with_name("schema.sql")
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(KosError):
     """MySQL could not be reached or refused a statement; the message says which and what to do."""
 
 
@@ -89,19 +93,16 @@ class Database:
             conn.close()
 
 
-def schema_statements(text: str | None = None) -> list[str]:
-    """The statements of schema.sql, comments dropped."""
-    text = SCHEMA.read_text() if text is None else text
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
-
-
-def ensure_schema(db: Database) -> None:
-    with db.connect() as conn:
-        cur = conn.cursor()
-        for statement in schema_statements():
-            cur.execute(statement)
-        conn.commit()
+@contextmanager
+def failing_as(doing: str, conn: Any = None) -> Iterator[None]:
+    """Inside, a MySQL error becomes a DatabaseError saying ``<doing> failed: <the server's words>``, after rolling
+    back ``conn`` when one is given."""
+    try:
+        yield
+    except mysql_errors.Error as exc:
+        if conn is not None:
+            conn.rollback()
+        raise DatabaseError(f"{doing} failed: {exc.msg}") from None
 
 
 def stage_name(prefix: str, batch_id: int) -> str:
@@ -121,43 +122,39 @@ def create_stage(db: Database, stage: str, select: str, alter: str = "") -> None
 
     Dropped first: a stage left by a crashed attempt of the same batch is never merged twice.
     """
-    with db.connect() as conn:
+    with db.connect() as conn, failing_as(f"creating the staging table {db.stage_database}.{stage} as {db.user}"):
         cur = conn.cursor()
-        try:
-            cur.execute(f"DROP TABLE IF EXISTS {staged(db, stage)}")
-            cur.execute(f"CREATE TABLE {staged(db, stage)} ENGINE=InnoDB AS {select}")
-            if alter:
-                cur.execute(f"ALTER TABLE {staged(db, stage)} {alter}")
-            conn.commit()
-        except mysql_errors.Error as exc:
-            raise DatabaseError(f"creating the staging table {db.stage_database}.{stage} as {db.user} failed: "
-                                f"{exc.msg}") from None
+        cur.execute(f"DROP TABLE IF EXISTS {staged(db, stage)}")
+        cur.execute(f"CREATE TABLE {staged(db, stage)} ENGINE=InnoDB AS {select}")
+        if alter:
+            cur.execute(f"ALTER TABLE {staged(db, stage)} {alter}")
+        conn.commit()
 
 
 def merge_staged(db: Database, stage: str, target: str, columns: Sequence[str], values: Sequence[str],
-                 key: Sequence[str], also: Sequence[tuple[str, Sequence[object]]] = ()) -> int:
+                 key: Sequence[str], also: Sequence[tuple[str, Sequence[object]]] = (),
+                 on_merged: Callable[[], None] = lambda: None) -> int:
     """Insert the staged rows whose ``key`` is not yet in ``target``, in one transaction; drop the stage.
     Returns the rows added.
 
     A plain INSERT ... SELECT ... WHERE NOT EXISTS: the writing account needs INSERT and
     SELECT only, and every error (a duplicate slipped in by a concurrent writer among them)
     fails the batch instead of being skipped. The stage must hold each key once. ``also``: statements
-    (with their parameters) committed in the same transaction.
+    (with their parameters) committed in the same transaction; ``on_merged``: called when all is written and not
+    committed yet.
     """
     cols = ", ".join(f"`{c}`" for c in columns)
     match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     with db.connect() as conn:
         cur = conn.cursor()
-        try:
+        with failing_as(f"merging {stage} into {target}", conn):
             cur.execute(f"INSERT INTO `{target}` ({cols}) SELECT {', '.join(values)} FROM {staged(db, stage)} AS s "
                         f"WHERE NOT EXISTS (SELECT 1 FROM `{target}` AS t WHERE {match})")
             added = cur.rowcount
             for statement, parameters in also:
                 cur.execute(statement, parameters)
+            on_merged()
             conn.commit()
-        except mysql_errors.Error as exc:
-            conn.rollback()
-            raise DatabaseError(f"merging {stage} into {target} failed: {exc.msg}") from None
         cur.execute(f"DROP TABLE IF EXISTS {staged(db, stage)}")
         conn.commit()
     return max(added, 0)

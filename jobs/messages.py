@@ -20,34 +20,49 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.protobuf import from_protobuf, to_protobuf
-from kos.config import PROJECT_DIR
+from kos import event
 
-DESCRIPTORS = PROJECT_DIR / "descriptors" / "kos.desc"  # the checked-in set ([kafka] descriptor_set by default)
+__all__ = ["DEAD_LETTER", "DEAD_LETTER_SCHEMA", "LOAD_OPTIONS", "PROCESS_EVENT", "PROCESS_EVENT_SCHEMA",
+           "RESTART_STORM", "RESTART_STORM_SCHEMA", "TYPE_HEADER", "dead_letters", "decode_events", "kafka_records",
+           "sort_out", "to_send", "transform_records"]
+
 PROCESS_EVENT = "kos.v1.ProcessEvent"
 DEAD_LETTER = "kos.v1.DeadLetter"
 # Every record the jobs write says what it holds, for consumers that read more than one type.
 TYPE_HEADER = "kos.type"
 
-ORIGIN = T.StructType([
-    T.StructField("source", T.StringType()),
-    T.StructField("file", T.StringType()),
-    T.StructField("offset", T.LongType()),
-])
-KAFKA_RECORD = T.StructType([
-    T.StructField("topic", T.StringType()),
-    T.StructField("partition", T.IntegerType()),
-    T.StructField("offset", T.LongType()),
-    T.StructField("timestamp", T.TimestampType()),
-])
-PROCESS_EVENT_SCHEMA = T.StructType([
-    T.StructField("event_time", T.TimestampType()),
-    T.StructField("host", T.StringType()),
-    T.StructField("process", T.StringType()),
-    T.StructField("pid", T.LongType()),
-    T.StructField("service", T.StringType()),
-    T.StructField("action", T.StringType()),
-    T.StructField("origin", ORIGIN),
-    T.StructField("raw", KAFKA_RECORD),
+_SPARK = {"timestamp": T.TimestampType(), "string": T.StringType(), "bigint": T.LongType(), "int": T.IntegerType()}
+
+
+def _nested(columns: tuple[event.Column, ...]) -> dict[str, list[event.Column]]:
+    """The columns by the message field that holds them (``origin`` for ``origin.source``), in field order."""
+    groups: dict[str, list[event.Column]] = {}
+    for c in columns:
+        groups.setdefault(c.field.split(".")[0], []).append(c)
+    return groups
+
+
+def _struct_type(columns: list[event.Column]) -> T.StructType:
+    return T.StructType([T.StructField(c.field.split(".")[-1], _SPARK[c.kind]) for c in columns])
+
+
+def _schema() -> T.StructType:
+    fields = []
+    for name, columns in _nested(event.EVENT_COLUMNS).items():
+        nested = len(columns) > 1 or "." in columns[0].field
+        fields.append(T.StructField(name, _struct_type(columns) if nested else _SPARK[columns[0].kind]))
+    return T.StructType(fields)
+
+
+PROCESS_EVENT_SCHEMA = _schema()
+ORIGIN = PROCESS_EVENT_SCHEMA["origin"].dataType
+KAFKA_RECORD = PROCESS_EVENT_SCHEMA["raw"].dataType
+RESTART_STORM = "kos.v1.RestartStorm"
+RESTART_STORM_SCHEMA = T.StructType([
+    T.StructField("host", T.StringType()), T.StructField("service", T.StringType()),
+    T.StructField("process", T.StringType()), T.StructField("first_start", T.TimestampType()),
+    T.StructField("last_start", T.TimestampType()), T.StructField("starts", T.LongType()),
+    T.StructField("updated_at", T.TimestampType()),
 ])
 DEAD_LETTER_SCHEMA = T.StructType([
     T.StructField("data", T.BinaryType()),
@@ -63,14 +78,14 @@ MYSQL_FIRST, MYSQL_LAST = datetime(1000, 1, 1, tzinfo=UTC), datetime(9999, 12, 3
 LOAD_OPTIONS = {"mode": "PERMISSIVE", "emit.default.values": "true"}
 
 
-def _origin() -> Column:
-    return F.struct(F.col("source").alias("source"), F.col("file").alias("file"),
-                    F.col("line_offset").alias("offset"))
+def _message(columns: list[event.Column]) -> Column:
+    """A struct of the message fields that hold ``columns``, from the event row's columns of those names."""
+    return F.struct(*(F.col(c.name).alias(c.field.split(".")[-1]) for c in columns))
 
 
-def _raw() -> Column:
-    return F.struct(F.col("kafka_topic").alias("topic"), F.col("kafka_partition").alias("partition"),
-                    F.col("kafka_offset").alias("offset"), F.col("kafka_timestamp").alias("timestamp"))
+def _part(name: str) -> Column:
+    """The event row's columns held by the message field ``name`` (``origin``, ``raw``), as its struct."""
+    return _message(_nested(event.EVENT_COLUMNS)[name])
 
 
 def _origin_key(origin: Column) -> Column:
@@ -79,13 +94,13 @@ def _origin_key(origin: Column) -> Column:
 
 
 def _event_struct() -> Column:
-    return F.struct("event_time", "host", "process", "pid", "service", "action", _origin().alias("origin"),
-                    _raw().alias("raw"))
+    return F.struct(*(F.col(c[0].name) if "." not in c[0].field else _message(c).alias(name)
+                      for name, c in _nested(event.EVENT_COLUMNS).items()))
 
 
 def _dead_letter_struct() -> Column:
     return F.struct(F.col("line").alias("data"), "reason", F.lit("transform").alias("stage"),
-                    _origin().alias("origin"), _raw().alias("record"))
+                    _part("origin").alias("origin"), _part("raw").alias("record"))
 
 
 def transform_records(parsed: DataFrame, parsed_topic: str, dead_letter_topic: str,
@@ -100,7 +115,7 @@ def transform_records(parsed: DataFrame, parsed_topic: str, dead_letter_topic: s
     is_event, is_dead = F.col("status") == "event", F.col("status") == "dead_letter"
     return parsed.select(
         "status",
-        _origin_key(_origin()).alias("key"),
+        _origin_key(_part("origin")).alias("key"),
         F.coalesce(
             to_protobuf(F.when(is_event, _event_struct()), PROCESS_EVENT, binaryDescriptorSet=descriptor_set),
             to_protobuf(F.when(is_dead, _dead_letter_struct()), DEAD_LETTER, binaryDescriptorSet=descriptor_set),
@@ -171,16 +186,16 @@ def sort_out(decoded: DataFrame) -> DataFrame:
     (value and Kafka position, what ``dead_letters`` needs), with the row columns null."""
     e, reason = F.col("event"), _problem(decoded)
     loadable, dead = reason.isNull(), reason.isNotNull()
-    row = {
-        "event_time": e["event_time"], "host": e["host"], "process": e["process"], "pid": e["pid"],
-        "service": e["service"], "action": e["action"], "source": e["origin"]["source"],
-        "file": e["origin"]["file"], "line_offset": e["origin"]["offset"], "kafka_topic": e["raw"]["topic"],
-        "kafka_partition": e["raw"]["partition"], "kafka_offset": e["raw"]["offset"],
-        "raw_timestamp": e["raw"]["timestamp"],
-    }
+    row = {c.name: _field(e, c.field) for c in event.EVENT_COLUMNS}
     record = F.struct("value", "topic", "partition", "offset", "timestamp")
     return decoded.select(reason.alias("reason"), *(F.when(loadable, c).alias(name) for name, c in row.items()),
                           F.when(dead, record).alias("record"))
+
+
+def _field(message: Column, path: str) -> Column:
+    for name in path.split("."):
+        message = message[name]
+    return message
 
 
 def dead_letters(problems: DataFrame) -> DataFrame:

@@ -19,28 +19,25 @@ import sys
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from mysql.connector import errors as mysql_errors
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.aggregations import BUCKETS, starts_per_bucket, top_processes, top_services
-from jobs.database import Database, DatabaseError
-from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store
+from jobs.aggregations import starts_per_bucket, top_processes, top_services
+from jobs.database import Database, failing_as
+from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store, storms
 from jobs.report import render_text, write_report
 from jobs.session import spark_session
 from kos import config as kos_config
-from kos.text import log_to_stderr, printable
+from kos.errors import KosError
+from kos.text import error_line, log_to_stderr
 
 log = logging.getLogger("kos.metrics")
 
 
 def read_events(spark: SparkSession, db: Database, period: Period, partitions: int = 4) -> DataFrame:
     """The period's rows of ``process_events`` (the columns the metrics use), read in parallel ranges of ``id``."""
-    with db.connect() as conn:
+    with db.connect() as conn, failing_as(f"reading process_events as {db.user}"):
         cur = conn.cursor()
-        try:
-            cur.execute(f"SELECT MIN(id), MAX(id) FROM process_events WHERE {period.sql()}")
-        except mysql_errors.Error as exc:
-            raise DatabaseError(f"reading process_events as {db.user} failed: {exc.msg}") from None
+        cur.execute(f"SELECT MIN(id), MAX(id) FROM process_events WHERE {period.sql()}")
         low, high = cur.fetchone()
     query = f"(SELECT id, event_time, host, process, service FROM process_events WHERE {period.sql()}) AS events"
     if low is None:
@@ -57,7 +54,8 @@ def rows_of(frame: DataFrame) -> list[tuple]:
     return list(zip(*(c.to_pylist() for c in columns), strict=True))
 
 
-def compute(events: DataFrame, period: Period, bucket: str, top: int, made_at: datetime) -> Results:
+def compute(events: DataFrame, period: Period, bucket: str, top: int, made_at: datetime,
+            alerts: list[tuple] | None = None) -> Results:
     events = events.cache()
     span = events.selectExpr("count(1) AS n", "min(event_time) AS first", "max(event_time) AS last").collect()[0]
     return Results(
@@ -65,7 +63,7 @@ def compute(events: DataFrame, period: Period, bucket: str, top: int, made_at: d
         services=[tuple(r) for r in top_services(events, top).collect()],  # type: ignore[misc]
         processes=[tuple(r) for r in top_processes(events, top).collect()],  # type: ignore[misc]
         buckets=rows_of(starts_per_bucket(events, bucket)),  # type: ignore[arg-type]
-        made_at=made_at,
+        made_at=made_at, alerts=alerts or [],
     )
 
 
@@ -73,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kos-metrics", description="Metrics over process_events.")
     parser.add_argument("--from", dest="start", type=parse_instant, help="period start, ISO 8601 (default: all)")
     parser.add_argument("--to", dest="end", type=parse_instant, help="period end, exclusive (default: all)")
-    parser.add_argument("--bucket", choices=BUCKETS, default="minute")
+    parser.add_argument("--bucket", choices=kos_config.BUCKETS, default="minute")
     parser.add_argument("--top", type=int, default=10)
     files = parser.add_mutually_exclusive_group()
     files.add_argument("--out", help="folder for the CSV, PNG and HTML files (default: out/metrics)")
@@ -86,18 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = kos_config.load()
         db = Database.from_config(cfg, "metrics")
-    except (kos_config.ConfigError, DatabaseError) as exc:
-        print(f"kos-metrics: {printable(str(exc))}", file=sys.stderr)
-        return 1
+    except KosError as exc:
+        return error_line("kos-metrics", str(exc))
     period = Period(args.start or UNBOUNDED_FROM, args.end or UNBOUNDED_TO)
     spark = spark_session("kos-metrics", cfg)
     try:
-        results = compute(read_events(spark, db, period), period, args.bucket, args.top, datetime.now(UTC))
+        results = compute(read_events(spark, db, period), period, args.bucket, args.top, datetime.now(UTC),
+                          storms(db, period))
         store(db, results)
         written = [] if args.tables_only else write_report(cfg.path(args.out or "out/metrics"), results)
-    except DatabaseError as exc:
-        print(f"kos-metrics: {printable(str(exc))}", file=sys.stderr)
-        return 1
+    except KosError as exc:
+        return error_line("kos-metrics", str(exc))
     finally:
         spark.stop()
     print(render_text(results))

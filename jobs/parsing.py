@@ -10,6 +10,7 @@ A record's value is one syslog line or a newline-joined run of lines, byte for
 byte as in the file (see shipper/records.py). A line's origin is the shipper's
 ``(kos.source, kos.file, kos.offset + byte position)``; a record without those
 headers (typed into kafka-console-producer, say) gets ``("", "kafka:TOPIC:PARTITION:OFFSET", position)``.
+Columns are named as the event row names them (kos/event.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from kos import headers
+from kos import event, headers
 
 # A line can only be an event if it contains one of these; checked before any regular expression.
 # The columns of Spark's Kafka source that the parser reads: what raw records look like.
@@ -54,6 +55,8 @@ REASON_EMPTY_SERVICE = "empty service name"
 # What parse_lines says of each candidate line (its ``status`` column).
 STATUSES = ("event", "not_event", "dead_letter")
 
+__all__ = ["RAW_SCHEMA", "STATUSES", "candidate_lines", "candidate_spans", "dead_letters", "events", "parse_lines"]
+
 
 def _header(records: DataFrame, name: str) -> Column:
     """The value of a Kafka header as text (null when absent: ``get``, unlike ``element_at``, gives null past the
@@ -63,39 +66,66 @@ def _header(records: DataFrame, name: str) -> Column:
 
 
 def candidate_lines(records: DataFrame) -> DataFrame:
-    """One row per candidate line of the Kafka records, with its origin and its record's metadata.
+    r"""One row per candidate line of raw Kafka records (a line holding ``Started `` or ``Successfully activated``),
+    with the line's origin and the record it came in.
 
-    ``records`` has the Kafka source's columns (``value``, ``headers``, ``topic``,
-    ``partition``, ``offset``, ``timestamp``). Output: ``source``, ``file``,
-    ``line_offset``, ``line`` (bytes as in the file), ``kafka_topic``,
-    ``kafka_partition``, ``kafka_offset``, ``kafka_timestamp``. A record whose shipper
-    headers are missing or unusable (no ``kos.file``, an offset that is not a number) is
-    taken as one from another producer: its origin is the Kafka record itself.
+    Parameters
+    ----------
+    records : DataFrame
+        The Kafka source's columns: ``value`` (one line or a newline-joined run of lines, byte for byte as
+        in the file), ``headers`` (the shipper's ``kos.*`` origin, or anything else), ``topic``,
+        ``partition``, ``offset``, ``timestamp``.
+
+    Returns
+    -------
+    DataFrame
+        ``origin_source``, ``origin_file``, ``origin_offset`` (the byte offset of the line in its file),
+        ``line`` (its bytes, without the newline), ``kafka_topic``, ``kafka_partition``, ``kafka_offset``,
+        ``raw_timestamp``: the event row's names (kos/event.py).
+
+    Notes
+    -----
+    A record whose shipper headers are missing or unusable (no ``kos.file``, an offset that is not a
+    number) is taken as one of another producer: its origin is ``("", "kafka:TOPIC:PARTITION:OFFSET",
+    position in the value)``. Lines without a marker never leave this function.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> records = spark.createDataFrame([(
+    ...     bytearray(b"Feb 24 20:29:40 dell kernel: noise\nFeb 24 20:29:42 dell systemd[1]: Started Locale Service."),
+    ...     [("kos.source", b"dell"), ("kos.file", b"fe01-42-1024-abcd-0"), ("kos.offset", b"100")],
+    ...     "kos-raw-os-log", 0, 7, datetime(2026, 2, 25))], RAW_SCHEMA)
+    >>> row = candidate_lines(records).collect()[0]
+    >>> row.origin_source, row.origin_file, row.origin_offset
+    ('dell', 'fe01-42-1024-abcd-0', 135)
+    >>> bytes(row.line)
+    b'Feb 24 20:29:42 dell systemd[1]: Started Locale Service.'
     """
     given = _header(records, headers.OFFSET)
     offset = F.when(given.rlike(r"^[0-9]{1,18}$"), given.cast("bigint"))
     has_origin = _header(records, headers.FILE).isNotNull() & offset.isNotNull()
     found = records.select(
         F.when(has_origin, F.coalesce(_header(records, headers.SOURCE), F.lit(""))).otherwise(F.lit(""))
-        .alias("source"),
+        .alias("origin_source"),
         F.when(has_origin, _header(records, headers.FILE))
-        .otherwise(F.format_string("kafka:%s:%d:%d", "topic", "partition", "offset")).alias("file"),
+        .otherwise(F.format_string("kafka:%s:%d:%d", "topic", "partition", "offset")).alias("origin_file"),
         F.when(has_origin, offset).otherwise(F.lit(0)).alias("base_offset"),
         F.col("topic").alias("kafka_topic"),
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("timestamp").alias("raw_timestamp"),
         "value",
     ).select("*", F.explode(_candidates("value")).alias("candidate"))
     return found.select(
-        "source",
-        "file",
-        (F.col("base_offset") + F.col("candidate.at")).alias("line_offset"),
+        "origin_source",
+        "origin_file",
+        (F.col("base_offset") + F.col("candidate.at")).alias("origin_offset"),
         F.col("candidate.line").alias("line"),
         "kafka_topic",
         "kafka_partition",
         "kafka_offset",
-        "kafka_timestamp",
+        "raw_timestamp",
     )
 
 
@@ -141,17 +171,49 @@ _candidates = F.arrow_udf(_find_candidates, returnType=CANDIDATES)  # type: igno
 
 
 def parse_lines(lines: DataFrame, time_zone: str = "UTC", year: int | None = None) -> DataFrame:
-    """Parse candidate lines into event fields, or a dead-letter reason.
+    """Parse candidate lines (``candidate_lines``' output) into event fields, or a dead-letter reason.
 
-    Adds ``status`` (``event``, ``not_event`` or ``dead_letter``), ``reason``,
-    ``event_time`` (UTC instant), ``host``, ``process``, ``pid``, ``service``, ``action``.
-    Classic timestamps are local time in ``time_zone`` and get the latest year in which
-    the date exists and the event falls at most one day after ``kafka_timestamp``,
-    unless ``year`` is given.
+    Parameters
+    ----------
+    lines : DataFrame
+        ``candidate_lines``' columns.
+    time_zone : str, default "UTC"
+        The zone of classic timestamps (``Feb 24 20:29:42``), which carry none.
+    year : int, optional
+        The year of classic timestamps. Without it, the year rule: the latest year in which the date exists
+        and the event falls at most one day after ``raw_timestamp`` (when the line was read).
+
+    Returns
+    -------
+    DataFrame
+        The input's columns and ``status`` (``event``, ``not_event`` or ``dead_letter``), ``reason`` (why a
+        dead letter is one), ``event_time`` (a UTC instant), ``host``, ``process``, ``pid``, ``service`` and
+        ``action`` (``STARTED`` or ``ACTIVATED``).
+
+    Notes
+    -----
+    ``TIMESTAMP HOST TAG[PID]: MESSAGE`` with an RFC 3339 or a classic timestamp; a candidate without that
+    prefix, with a time that does not exist, or naming an empty service is a dead letter; one whose message
+    is neither ``Started ...`` nor ``Successfully activated ...`` is ``not_event``.
 
     Built in steps, each naming what the next uses more than once: Spark keeps such columns
     instead of repeating their regular expressions wherever they are used (within a CASE, it
     would evaluate them again for every branch that refers to them).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> lines = spark.createDataFrame([
+    ...     (b"Feb 24 20:29:42 dell systemd[1]: Started Locale Service.", datetime(2026, 2, 25)),
+    ...     (b"2026-05-01T08:00:00.5+02:00 vm dbus-daemon[838]: [system] Successfully activated service "
+    ...      b"'org.freedesktop.hostname1'", datetime(2026, 5, 1)),
+    ...     (b"Feb 30 20:29:42 dell systemd[1]: Started Nothing.", datetime(2026, 2, 25))],
+    ...     "line binary, raw_timestamp timestamp")
+    >>> for row in parse_lines(lines).collect():
+    ...     print(row.status, row.event_time, row.host, row.pid, repr(row.service), row.reason)
+    event 2026-02-24 20:29:42 dell 1 'Locale Service' None
+    event 2026-05-01 06:00:00.500000 vm 838 'org.freedesktop.hostname1' None
+    dead_letter None dell 1 'Nothing' invalid timestamp 'Feb 30 20:29:42'
     """
     text = F.make_valid_utf8(F.col("line").cast("string"))
     fields = F.split(F.regexp_replace(text, _HEADER, f"{_MARK}$1{_SEP}$2{_SEP}$3{_SEP}$4{_SEP}$5"), _SEP, 5)
@@ -183,8 +245,8 @@ def parse_lines(lines: DataFrame, time_zone: str = "UTC", year: int | None = Non
         *(F.get(parts, i).try_cast("int").alias(name)
           for i, name in enumerate(("_day", "_hour", "_minute", "_second"), 1)),
         # The year rule's reference: the year the record was read in, in the zone, and a day after it was read.
-        F.year(F.from_utc_timestamp("kafka_timestamp", time_zone)).alias("_read_year"),
-        (F.col("kafka_timestamp") + F.expr("INTERVAL 1 DAY")).alias("_latest"),
+        F.year(F.from_utc_timestamp("raw_timestamp", time_zone)).alias("_read_year"),
+        (F.col("raw_timestamp") + F.expr("INTERVAL 1 DAY")).alias("_latest"),
     )
     rest = F.col("_rest")
     service = (F.when(F.col("action") == "STARTED",
@@ -231,14 +293,9 @@ def _event_time(stamp: Column, time_zone: str, year: int | None) -> Column:
 
 def events(parsed: DataFrame) -> DataFrame:
     """The process start events of ``parse_lines``' output, with their origin."""
-    return parsed.where(F.col("status") == "event").select(
-        "event_time", "host", "process", "pid", "service", "action", "source", "file", "line_offset",
-        "kafka_topic", "kafka_partition", "kafka_offset",
-    )
+    return parsed.where(F.col("status") == "event").select(*event.NAMES)
 
 
 def dead_letters(parsed: DataFrame) -> DataFrame:
     """The candidates that could not be parsed: the raw line, the reason and where it came from."""
-    return parsed.where(F.col("status") == "dead_letter").select(
-        "line", "reason", "source", "file", "line_offset", "kafka_topic", "kafka_partition", "kafka_offset",
-    )
+    return parsed.where(F.col("status") == "dead_letter").select("line", "reason", *event.ORIGIN, *event.RAW)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pyspark.sql.streaming import StreamingQueryListener
+
+__all__ = ["ProgressLogger", "describe"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +44,21 @@ def describe(progress: dict[str, Any]) -> str:
 
 
 class ProgressLogger(StreamingQueryListener):
-    """Logs each query's start, every micro-batch's progress and its end (with the error, if any)."""
+    """Logs each query's start, every micro-batch's progress and its end (with the error, if any); hands each
+    batch's progress (its JSON form) to ``on_progress`` too."""
+
+    def __init__(self, on_progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__()
+        self.on_progress = on_progress
 
     def onQueryStarted(self, event: Any) -> None:
         log.info("%s started (id %s, run %s)", event.name or "query", event.id, event.runId)
 
     def onQueryProgress(self, event: Any) -> None:
-        log.info("%s", describe(json.loads(event.progress.json)))
+        progress = json.loads(event.progress.json)
+        log.info("%s", describe(progress))
+        if self.on_progress is not None:
+            self.on_progress(progress)
 
     def onQueryIdle(self, event: Any) -> None:
         pass

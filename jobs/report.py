@@ -18,14 +18,24 @@ from jobs import charts
 from jobs.metrics_tables import Results
 from kos.text import printable
 
+__all__ = ["bucket_table", "render_html", "render_text", "write_report"]
+
 SHOWN_BUCKETS = 48
 SHOWN_HOSTS = 8
 
 
 def _span(results: Results) -> str:
     if results.first is None:
-        return "no start events"
-    return f"{results.events} start events from {results.first} to {results.last} (UTC)"
+        span = "no start events"
+    elif results.live:
+        span = f"{results.events} start events counted live, minutes {results.first} to {results.last} (UTC)"
+    else:
+        span = f"{results.events} start events from {results.first} to {results.last} (UTC)"
+    return span + (f"; {results.late} more arrived after the watermark and are not counted (live_late)"
+                   if results.late else "")
+
+
+STORM_HEADER = ["host", "service", "process", "first start (UTC)", "last start (UTC)", "starts"]
 
 
 def _period(results: Results) -> str:
@@ -45,6 +55,11 @@ def render_text(results: Results, shown_buckets: int = SHOWN_BUCKETS) -> str:
     lines += ["", f"Starts per {results.bucket} (all hosts)"
               + (f", the last {len(shown)} of {len(totals)}:" if len(shown) < len(totals) else ":")]
     lines += [f"  {t:%Y-%m-%d %H:%M}  {n:8d}" for t, n in shown]
+    if results.alerts:
+        lines += ["", "Restart storms:"]
+        lines += [f"  {printable(host)}: {printable(service)} ({printable(process)}) started {starts} times from "
+                  f"{first:%Y-%m-%d %H:%M:%S} to {last:%Y-%m-%d %H:%M:%S}"
+                  for host, service, process, first, last, starts in results.alerts]
     return "\n".join(lines)
 
 
@@ -100,6 +115,21 @@ td.text { overflow-wrap: anywhere; max-width: 40em; }
 """
 
 
+def _storms(results: Results) -> str:
+    if not results.alerts:
+        return '<p class="note" id="storms">No restart storms in this period.</p>'
+    rows: list[list[object]] = [[h, s, p, f"{first:%Y-%m-%d %H:%M:%S}", f"{last:%Y-%m-%d %H:%M:%S}", n]
+                                for h, s, p, first, last, n in results.alerts]
+    return _table("Restart storms", STORM_HEADER, rows, numeric_from=5)
+
+
+def _late(results: Results) -> str:
+    if not results.late:
+        return ""
+    return (f'\n<dt>Late</dt><dd id="late">{results.late} starts arrived after the watermark; they are not counted '
+            "here (table live_late)</dd>")
+
+
 def render_html(results: Results, images: dict[str, bytes], shown_buckets: int = SHOWN_BUCKETS) -> str:
     """One self-contained HTML page; ``images`` maps a chart's title to its PNG bytes."""
     b = results.bucket
@@ -115,10 +145,10 @@ def render_html(results: Results, images: dict[str, bytes], shown_buckets: int =
 <title>KOS report: {_cell(_period(results))}</title>
 <style>{_STYLE}</style></head>
 <body>
-<h1>KOS: process starts</h1>
+<h1>KOS: process starts{" (live)" if results.live else ""}</h1>
 <dl>
 <dt>Period</dt><dd id="period">{_cell(_period(results))}</dd>
-<dt>Start events</dt><dd id="events">{results.events}</dd>
+<dt>Start events</dt><dd id="events">{results.events}</dd>{_late(results)}
 <dt>First and last</dt><dd>{_cell(results.first or "-")} to {_cell(results.last or "-")} UTC</dd>
 <dt>Buckets</dt><dd>{_cell(b)}, {totals} with start events</dd>
 <dt>Made</dt><dd id="made">{results.made_at:%Y-%m-%d %H:%M:%S} UTC</dd>
@@ -130,6 +160,7 @@ def render_html(results: Results, images: dict[str, bytes], shown_buckets: int =
         [[r, p, n] for r, p, n in results.processes], numeric_from=2)}
 {_table(f"Starts per {b} and host", header, rows)}
 <p class="note">{_cell(shown_note)} Times are UTC.</p>
+{_storms(results)}
 </body></html>
 """
 
@@ -155,6 +186,10 @@ def write_report(out: Path, results: Results) -> list[Path]:
                          [(t.isoformat(), h or "(all hosts)", n) for t, h, n in results.buckets]),
         *pngs.values(),
     ]
+    if results.alerts:
+        files.append(charts.write_csv(out / "restart_storms.csv", STORM_HEADER,
+                                      [(h, s, p, f.isoformat(), last.isoformat(), n)
+                                       for h, s, p, f, last, n in results.alerts]))
     page = out / "report.html"
     page.write_text(render_html(results, {title: path.read_bytes() for title, path in pngs.items()}),
                     encoding="utf-8")

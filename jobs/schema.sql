@@ -1,4 +1,4 @@
--- KOS tables in MySQL / MariaDB. Applied by the jobs before they write (every statement is idempotent).
+-- KOS tables in MySQL / MariaDB, written by the jobs. `kos stack start` applies this file (every statement is idempotent).
 -- Times are UTC instants (the server and every KOS session run with time_zone '+00:00').
 
 -- One row per process start event. The unique key on the line's origin makes every write
@@ -82,4 +82,54 @@ CREATE TABLE IF NOT EXISTS metrics_runs (
     last_event   DATETIME(6) NULL,
     made_at      DATETIME(6) NOT NULL,
     PRIMARY KEY (period_start, period_end, bucket)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The live query (jobs/live.py). series: the first 16 bytes of SHA-256 of host, service and process joined by NUL
+-- (the text columns may hold them cut to fit), the key of one (host, service, process).
+-- Starts per minute, counted as they arrive; a minute's count is replaced while the watermark has not passed it.
+CREATE TABLE IF NOT EXISTS live_starts (
+    series     BINARY(16)    NOT NULL,
+    minute     DATETIME(6)   NOT NULL,
+    host       VARCHAR(255)  NOT NULL,
+    service    VARCHAR(1024) NOT NULL,
+    process    VARCHAR(255)  NOT NULL,
+    starts     BIGINT        NOT NULL,
+    updated_at DATETIME(6)   NOT NULL,
+    PRIMARY KEY (series, minute),
+    KEY by_minute (minute)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Starts that arrived after the watermark had passed their time: not in live_starts, each kept here once.
+CREATE TABLE IF NOT EXISTS live_late (
+    origin     VARCHAR(600)  NOT NULL,
+    event_time DATETIME(6)   NOT NULL,
+    host       VARCHAR(255)  NOT NULL,
+    service    VARCHAR(1024) NOT NULL,
+    process    VARCHAR(255)  NOT NULL,
+    watermark  DATETIME(6)   NOT NULL,
+    noticed_at DATETIME(6)   NOT NULL,
+    PRIMARY KEY (origin),
+    KEY by_time (event_time)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Restart storms: one row per storm, updated while it grows.
+CREATE TABLE IF NOT EXISTS process_alerts (
+    series      BINARY(16)    NOT NULL,
+    host        VARCHAR(255)  NOT NULL,
+    service     VARCHAR(1024) NOT NULL,
+    process     VARCHAR(255)  NOT NULL,
+    first_start DATETIME(6)   NOT NULL,
+    last_start  DATETIME(6)   NOT NULL,
+    starts      BIGINT        NOT NULL,
+    updated_at  DATETIME(6)   NOT NULL,
+    PRIMARY KEY (series, first_start),
+    KEY by_update (updated_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The live query's ledger: one row per micro-batch, committed with its changes.
+CREATE TABLE IF NOT EXISTS live_batches (
+    query        VARCHAR(64) NOT NULL,
+    batch_id     BIGINT      NOT NULL,
+    committed_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (query, batch_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

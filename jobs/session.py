@@ -20,6 +20,8 @@ from pyspark.sql import SparkSession
 
 from kos.config import Config
 
+__all__ = ["is_local", "job_conf", "project_archive", "spark_session"]
+
 log = logging.getLogger(__name__)
 
 

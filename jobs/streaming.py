@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,12 +23,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from kos.config import Config
+from kos.errors import KosError, raised_in
 from kos.kafka_client import spark_options
+
+__all__ = ["QueryFailed", "Trigger", "batch_times", "cause", "input_rows", "read_topic", "run", "write_records"]
 
 log = logging.getLogger(__name__)
 
 
-class QueryFailed(RuntimeError):
+class QueryFailed(KosError):
     """The query stopped on an error; the message is its first line that says what happened."""
 
 
@@ -80,11 +84,23 @@ def write_records(records: DataFrame, cfg: Config) -> None:
 
 
 def run(stream: DataFrame, name: str, checkpoint: Path, trigger: Trigger,
-        process: Callable[[DataFrame, int], None]) -> StreamingQuery:
-    """Run ``process`` on each micro-batch of ``stream`` until the trigger is done or SIGTERM/SIGINT arrives; the
-    query's own error, if any, is raised."""
+        process: Callable[[DataFrame, int], None], output_mode: str = "append") -> StreamingQuery:
+    """Run ``process`` on each micro-batch of ``stream`` until the trigger is done or SIGTERM/SIGINT arrives.
+
+    A query that fails raises QueryFailed with one line: a KOS error raised in a batch (on the driver, or in a
+    task, found in Spark's text by the error's class), a checkpoint whose Kafka offsets the topic no longer has,
+    else Spark's first line."""
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    query = (stream.writeStream.queryName(name).foreachBatch(process)
+    raised: list[KosError] = []
+
+    def guarded(batch: DataFrame, batch_id: int) -> None:
+        try:
+            process(batch, batch_id)
+        except KosError as exc:
+            raised.append(exc)
+            raise
+
+    query = (stream.writeStream.queryName(name).foreachBatch(guarded).outputMode(output_mode)
              .option("checkpointLocation", str(checkpoint)).trigger(**trigger.options()).start())
 
     def stop(signum: int, _frame: object) -> None:
@@ -96,25 +112,30 @@ def run(stream: DataFrame, name: str, checkpoint: Path, trigger: Trigger,
     try:
         query.awaitTermination()
     except StreamingQueryException as exc:
-        raise QueryFailed(f"{name} stopped: {cause(str(exc))}") from None
+        raise QueryFailed(f"{name} stopped: {cause(str(exc), raised, checkpoint)}") from None
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
     return query
 
 
-def cause(error: str) -> str:
-    """The line of a query's error that says what went wrong: a KOS error raised in a batch, else the first line."""
+def cause(error: str, raised: list[KosError] = (), checkpoint: Path | None = None) -> str:  # type: ignore[assignment]
+    """What made a query fail, in one line."""
+    if raised:
+        return str(raised[-1])
+    if _DATA_LOSS.search(error):
+        return (f"its checkpoint {checkpoint} holds Kafka offsets that the topic no longer has (the topic was "
+                "deleted and made again, or the stack's state changed): move that folder away to read the topic from "
+                "its beginning again (the sinks skip what they stored already)")
+    found = raised_in(error)
+    if found is not None:
+        return found
     lines = [line.strip() for line in error.splitlines() if line.strip()]
-    for line in reversed(lines):
-        for kind in KOS_ERRORS:
-            if line.startswith(kind):
-                return line[len(kind):].lstrip(": ")
     return lines[0] if lines else "unknown error"
 
 
-# Errors raised by KOS code inside a micro-batch, as Python prints them in the traceback Spark carries along.
-KOS_ERRORS = ("jobs.database.DatabaseError", "jobs.protobuf.descriptors.ProtobufError")
+# How Spark's Kafka source says that a checkpoint's offsets are gone from the topic (failOnDataLoss).
+_DATA_LOSS = re.compile(r"KAFKA_DATA_LOSS|some data may have been lost", re.IGNORECASE)
 
 
 def input_rows(query: StreamingQuery) -> int:
@@ -138,11 +159,3 @@ def batch_times(query: StreamingQuery) -> dict[str, Any]:
     return {"first_batch_start": start(progress[0]),
             "last_batch_end": start(last) + last["durationMs"]["triggerExecution"] / 1000,
             "batches_ms": [dict(p["durationMs"], rows=p["numInputRows"]) for p in progress]}
-
-
-def write_summary(path: str | None, summary: dict[str, Any]) -> None:
-    """The job's summary as JSON into ``path`` (``--summary``), for programs that run it."""
-    if path:
-        import json
-
-        Path(path).write_text(json.dumps(summary, indent=1))

@@ -16,17 +16,27 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+from kos.errors import KosError
+
+__all__ = ["BUCKETS", "BUCKET_STEPS", "DEFAULT_CONFIG", "MYSQL_ROLES", "PROJECT_DIR", "AirflowConfig", "AlertsConfig",
+           "Config", "ConfigError", "InvalidValue", "KafkaConfig", "LiveConfig", "MysqlConfig", "RunConfig",
+           "ShipperConfig", "SparkConfig", "SparkJob", "StackConfig", "load", "override", "seconds"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "conf" / "kos.toml"
 
 
+# The time buckets the metrics count starts in, and how long each is.
+BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+BUCKETS = tuple(BUCKET_STEPS)
 # The MySQL accounts and the prefix of their keys in [mysql].
-MYSQL_ROLES = {"owner": "", "load": "load_", "metrics": "metrics_"}
+MYSQL_ROLES = {"owner": "", "load": "load_", "metrics": "metrics_", "live": "live_"}
 
 
-class ConfigError(ValueError):
+class ConfigError(KosError, ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
 
 
@@ -51,6 +61,9 @@ def _rule(**rule: object) -> dict[str, object]:
 PORT = _rule(low=1, high=65535)
 POSITIVE = _rule(low=1)
 NOT_NEGATIVE = _rule(low=0)
+# A span of time as Spark writes one: "10 seconds", "2 minutes", "1 hour".
+DURATION = _rule(pattern=r"[1-9][0-9]* (second|minute|hour|day)s?", what="a duration such as '30 seconds' or "
+                 "'10 minutes'")
 # Kafka's own rule for topic names.
 TOPIC = _rule(pattern=r"[A-Za-z0-9._-]{1,249}", what="a Kafka topic name (letters, digits, '.', '_', '-')")
 
@@ -107,6 +120,7 @@ class KafkaConfig(_Section):
     raw_topic: str = field(default="kos-raw-os-log", metadata=TOPIC)
     parsed_topic: str = field(default="kos-parsed-os-log", metadata=TOPIC)
     dead_letter_topic: str = field(default="kos-dead-letter", metadata=TOPIC)
+    alerts_topic: str = field(default="kos-alerts", metadata=TOPIC)
     partitions: int = field(default=3, metadata=POSITIVE)
     replication_factor: int = field(default=1, metadata=POSITIVE)
     # PLAINTEXT, SSL (TLS, with a client certificate when ssl_keystore is set) or SASL_SSL.
@@ -162,6 +176,10 @@ class MysqlConfig(_Section):
     metrics_user: str = "kos_metrics"
     metrics_password_file: str = ".kos/secrets/mysql-kos_metrics-password"
     metrics_password: str = field(default="", repr=False)
+    # The live query writes its own tables (live_*, process_alerts) and nothing else.
+    live_user: str = "kos_live"
+    live_password_file: str = ".kos/secrets/mysql-kos_live-password"
+    live_password: str = field(default="", repr=False)
     # TLS to MySQL: every client verifies the server against ssl_ca (PEM; Java reads the same CA from
     # a PKCS#12 trust store), and the local stack's accounts require it.
     tls: bool = False
@@ -220,9 +238,49 @@ class SparkConfig(_Section):
     max_offsets_per_trigger: int = field(default=0, metadata=NOT_NEGATIVE)
 
     def job_packages(self, job: str) -> tuple[str, ...]:
-        """The --packages of a job: transform reads and writes Kafka, load also MySQL, metrics only MySQL."""
+        """The --packages of a job: transform reads and writes Kafka, load and live also MySQL, metrics only MySQL."""
         kafka = (self.kafka_package, *([self.protobuf_package] if self.protobuf_package else []))
-        return {"transform": kafka, "load": (*kafka, self.jdbc_package), "metrics": (self.jdbc_package,)}[job]
+        with_mysql = (*kafka, self.jdbc_package)
+        return {"transform": kafka, "load": with_mysql, "live": with_mysql, "metrics": (self.jdbc_package,)}[job]
+
+
+@dataclass(frozen=True)
+class SparkJob:
+    """How a KOS job is submitted: its application file and the packages it needs (``spark-submit --packages``)."""
+
+    name: str
+    application: Path
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunConfig(_Section):
+    section = "run"
+    # The transform's and the load's processing-time trigger under `kos run`.
+    trigger: str = field(default="1 second", metadata=DURATION)
+    # A stage that exits more often than this within restart_window stops `kos run` (exit status 1).
+    max_restarts: int = field(default=5, metadata=NOT_NEGATIVE)
+    restart_window: str = field(default="10 minutes", metadata=DURATION)
+
+
+@dataclass(frozen=True)
+class LiveConfig(_Section):
+    section = "live"
+    # The live query's processing-time trigger.
+    trigger: str = field(default="5 seconds", metadata=DURATION)
+    # How far behind the latest event time seen a start may arrive and still be counted; later ones are
+    # counted apart as late (live_late).
+    watermark: str = field(default="2 minutes", metadata=DURATION)
+    # The group state's partitions (tasks per batch); fixed when the query's checkpoint is made.
+    partitions: int = field(default=4, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class AlertsConfig(_Section):
+    section = "alerts"
+    # A restart storm: a service started at least storm_starts times on one host within storm_window.
+    storm_starts: int = field(default=5, metadata=_rule(low=2))
+    storm_window: str = field(default="10 minutes", metadata=DURATION)
 
 
 @dataclass(frozen=True)
@@ -231,7 +289,7 @@ class AirflowConfig(_Section):
     home: str = ".kos/airflow"
     pipeline_schedule: str = "*/15 * * * *"
     metrics_schedule: str = "@hourly"
-    metrics_bucket: str = field(default="minute", metadata=_rule(choices=("minute", "hour", "day")))
+    metrics_bucket: str = field(default="minute", metadata=_rule(choices=BUCKETS))
     metrics_top: int = field(default=10, metadata=POSITIVE)
     reports_dir: str = "out/reports"
     retries: int = field(default=3, metadata=NOT_NEGATIVE)
@@ -245,6 +303,9 @@ class Config:
     mysql: MysqlConfig = MysqlConfig()
     shipper: ShipperConfig = ShipperConfig()
     spark: SparkConfig = SparkConfig()
+    run: RunConfig = RunConfig()
+    live: LiveConfig = LiveConfig()
+    alerts: AlertsConfig = AlertsConfig()
     airflow: AirflowConfig = AirflowConfig()
     project_dir: Path = PROJECT_DIR
 
@@ -256,6 +317,10 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return self.path(self.stack.state_dir)
+
+    def spark_job(self, name: str) -> SparkJob:
+        """The Spark job ``name`` (transform, load, metrics): ``jobs/<name>.py`` and its packages."""
+        return SparkJob(name, self.project_dir / "jobs" / f"{name}.py", self.spark.job_packages(name))
 
     def mysql_settings(self, role: str) -> tuple[str, str, str]:
         """User, password given in the environment ('' if none) and password file of a MySQL account:
@@ -292,8 +357,20 @@ _SECTIONS: dict[str, type] = {
     "mysql": MysqlConfig,
     "shipper": ShipperConfig,
     "spark": SparkConfig,
+    "run": RunConfig,
+    "live": LiveConfig,
+    "alerts": AlertsConfig,
     "airflow": AirflowConfig,
 }
+
+
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def seconds(duration: str) -> float:
+    """The seconds of a duration as the config holds one ("10 minutes")."""
+    count, unit = duration.split()
+    return int(count) * _UNIT_SECONDS[unit.rstrip("s")]
 
 
 def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:

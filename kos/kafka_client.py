@@ -13,6 +13,8 @@ from typing import Any
 
 from kos.config import Config
 
+__all__ = ["python_settings", "read_to_end", "spark_options"]
+
 
 def _sasl_password(cfg: Config) -> str:
     k = cfg.kafka

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
+
+__all__ = ["PrintableFormatter", "log_to_stderr", "printable", "show_path"]
 
 # C0 and C1 controls (all but the tab), DEL, bidirectional controls, zero-width characters, and lone
 # surrogates (what Python makes of the bytes of a file name that is not UTF-8).
@@ -34,6 +37,12 @@ def show_path(path: str | bytes) -> str:
     return printable(os.fsdecode(path))
 
 
+def error_line(program: str, message: str, status: int = 1) -> int:
+    """Say what went wrong in one printable line on stderr, ``program: message``; returns the exit ``status``."""
+    print(f"{program}: {printable(message)}", file=sys.stderr, flush=True)
+    return status
+
+
 class PrintableFormatter(logging.Formatter):
     """Log lines whose message parts (a file name, a Kafka error) cannot carry escape sequences or line breaks.
 
@@ -44,9 +53,21 @@ class PrintableFormatter(logging.Formatter):
         return printable(super().formatMessage(record))
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is when a record comes (a test may have replaced it since)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def log_to_stderr(level: int = logging.INFO, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
     """Configure the root logger once, in an entry point: one printable line per record on stderr."""
-    handler = logging.StreamHandler()
+    handler = _Stderr()
     handler.setFormatter(PrintableFormatter(fmt))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -19,6 +19,8 @@ from kos.text import show_path
 from shipper.errors import ShipperError
 from shipper.identity import FileIdentity
 
+__all__ = ["Checkpoint", "CheckpointStore"]
+
 
 @dataclass(frozen=True)
 class Checkpoint:

@@ -23,13 +23,16 @@ import threading
 import time
 
 from kos import config as kos_config
+from kos.errors import KosError
 from kos.kafka_client import python_settings
-from kos.text import log_to_stderr, printable, show_path
+from kos.summary import write_summary
+from kos.text import error_line, log_to_stderr, printable, show_path
 from shipper.checkpoint import CheckpointStore
-from shipper.errors import ShipperError
 from shipper.publisher import KafkaPublisher, ProducerSettings, PublishError
 from shipper.ship import ShipOptions, Shipper
 from shipper.tail import TailOptions
+
+__all__ = ["build_options", "main", "producer_settings", "with_options"]
 
 log = logging.getLogger("shipper")
 
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-dir", help="where checkpoints live (default: shipper.checkpoint_dir)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (0: off)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    parser.add_argument("--summary", metavar="FILE", help="also write the summary as JSON into FILE")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
 
@@ -176,9 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             connect(publisher, args.once, stop, cfg.shipper.delivery_timeout_ms / 1000)
             shipper.run(follow=not args.once, stop=stop)
         progress.finish()
-    except (ShipperError, PublishError, kos_config.ConfigError) as exc:
-        print(f"kos-shipper: {printable(str(exc))}", file=sys.stderr)
-        return 1
+    except KosError as exc:
+        return error_line("kos-shipper", str(exc))
     except Exception as exc:  # a bug: still one line, the traceback with -v
         log.debug("unexpected error", exc_info=True)
         print(f"kos-shipper: unexpected {type(exc).__name__}: {printable(str(exc))} (run with -v for the traceback; "
@@ -192,9 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         if shipper is not None:
             shipper.close()
     t = shipper.totals()
-    print(f"kos-shipper: {t['lines']} lines, {t['bytes']} bytes, {t['records']} records in "
-          f"{shipper.summary.seconds():.2f} s; {t['rotations']} rotations, {t['truncations']} truncations, "
-          f"{t['cut_lines']} cut lines, {shipper.summary.retries} retries")
+    line = (f"{t['lines']} lines, {t['bytes']} bytes, {t['records']} records in {shipper.summary.seconds():.2f} s; "
+            f"{t['rotations']} rotations, {t['truncations']} truncations, {t['cut_lines']} cut lines, "
+            f"{shipper.summary.retries} retries")
+    write_summary(args.summary, {"stage": "ship", "line": line, **t, "seconds": shipper.summary.seconds(),
+                                 "retries": shipper.summary.retries})
+    print(f"kos-shipper: {line}")
     if not args.once:
         return 0
     for pattern, why in shipper.unmatched.items():

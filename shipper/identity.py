@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+__all__ = ["FileIdentity", "followed_key", "identify"]
+
 
 @dataclass(frozen=True)
 class FileIdentity:

@@ -10,6 +10,8 @@ from kos.text import show_path
 from shipper.errors import ShipperError
 from shipper.ship import Shipper
 
+__all__ = ["render", "serve"]
+
 
 def render(shipper: Shipper) -> str:
     """The exposition text: per-file lag and checkpoint age, totals, records in flight."""

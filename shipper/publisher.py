@@ -14,7 +14,11 @@ from typing import Any, Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaConfigurationError, KafkaError, KafkaTimeoutError
 
+from kos.errors import KosError
 from shipper.records import Headers
+
+__all__ = ["Delivery", "KafkaPublisher", "ProducerSettings", "PublishError", "Publisher", "available_compression",
+           "connection_failure", "topic_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
-class PublishError(RuntimeError):
+class PublishError(KosError):
     """Kafka could not be reached or did not take a record; the shipper retries from its file."""
 
 
@@ -218,31 +222,3 @@ class KafkaPublisher:
     def close(self) -> None:
         if self.producer is not None:
             self.producer.close(timeout=5)
-
-
-@dataclass
-class _Done:
-    exc: BaseException | None = None
-
-    def error(self) -> BaseException | None:
-        return self.exc
-
-
-@dataclass
-class MemoryPublisher:
-    """Keeps what was sent in a list; ``down_for`` fails every send of the next flush cycles, as an outage would."""
-
-    sent: list[tuple[bytes, bytes, Headers]] = field(default_factory=list)
-    down_for: int = 0
-
-    def send(self, key: bytes, value: bytes, headers: Headers) -> Delivery:
-        if self.down_for > 0:
-            return _Done(PublishError("broker unreachable (simulated)"))
-        self.sent.append((key, value, headers))
-        return _Done()
-
-    def flush(self, stop: threading.Event) -> None:
-        self.down_for = max(self.down_for - 1, 0)
-
-    def close(self) -> None:
-        pass

@@ -18,6 +18,8 @@ from operator import add
 
 from kos import headers as names
 
+__all__ = ["CUT_MARKER", "Headers", "Record", "cut_line", "record_headers", "record_key", "split_records"]
+
 CUT_MARKER = b" [kos: line cut, %d bytes dropped]"
 
 Headers = list[tuple[str, bytes]]

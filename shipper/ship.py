@@ -23,6 +23,8 @@ from shipper.publisher import Publisher, PublishError
 from shipper.records import record_headers, record_key
 from shipper.tail import Batch, FileTail, TailOptions
 
+__all__ = ["ShipOptions", "Shipper", "Summary", "expand"]
+
 log = logging.getLogger(__name__)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from kos import config as kos_config
-from kos.stack.kafka import KafkaStack
-from kos.stack.mariadb import MariaDBStack
-from kos.stack.process import running_pid
+from kosctl.stack.kafka import KafkaStack
+from kosctl.stack.mariadb import MariaDBStack
+from kosctl.stack.process import running_pid
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +64,7 @@ def spark(cfg: kos_config.Config):
 @pytest.fixture
 def topic(cfg: kos_config.Config, kafka: KafkaStack) -> str:
     """A fresh topic for one test, so tests never see each other's records."""
-    from kos.stack.topics import ensure_topics
+    from kosctl.stack.topics import ensure_topics
 
     name = f"kos-test-{uuid.uuid4().hex[:12]}"
     ensure_topics(cfg, [name])
@@ -86,28 +85,9 @@ def read_topic(bootstrap: tuple[str, ...], topic: str, security: dict | None = N
 
     ``security``: kafka-python settings (kos.kafka_client.python_settings) for a TLS or SASL listener.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kos.kafka_client import read_to_end
 
-    consumer = KafkaConsumer(**{"bootstrap_servers": list(bootstrap), **(security or {})},
-                             enable_auto_commit=False, group_id=None,
-                             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024)
-    try:
-        # A topic created a moment ago may not be in this client's metadata yet.
-        deadline = time.monotonic() + 30
-        while not (known := consumer.partitions_for_topic(topic)):
-            assert time.monotonic() < deadline, f"topic {topic} has no partitions"
-            time.sleep(0.2)
-        partitions = [TopicPartition(topic, p) for p in sorted(known)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        records: dict[int, list] = {tp.partition: [] for tp in partitions}
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            for tp, batch in consumer.poll(timeout_ms=2000).items():
-                records[tp.partition].extend(batch)
-        return [r for p in sorted(records) for r in records[p]]
-    finally:
-        consumer.close()
+    return list(read_to_end({"bootstrap_servers": list(bootstrap), **(security or {})}, topic))
 
 
 def shipped_lines(records: list) -> list[ShippedLine]:
@@ -125,14 +105,16 @@ def shipped_lines(records: list) -> list[ShippedLine]:
 @pytest.fixture
 def db(cfg: kos_config.Config, mariadb: MariaDBStack):
     """The kos database with the KOS schema, emptied for one test."""
-    from jobs.database import Database, ensure_schema
+    from jobs.database import Database
+    from kosctl.stack.mariadb import apply_schema
 
     database = Database.from_config(cfg)
-    ensure_schema(database)
+    apply_schema(database)
     with database.connect() as conn:
         cur = conn.cursor()
         for table in ("process_events", "load_batches", "metrics_runs", "metrics_top_services",
-                      "metrics_top_processes", "metrics_starts_per_bucket"):
+                      "metrics_top_processes", "metrics_starts_per_bucket", "live_starts", "live_late",
+                      "process_alerts", "live_batches"):
             cur.execute(f"DELETE FROM {table}")
         cur.execute(f"SHOW TABLES FROM `{database.stage_database}`")
         for (stage,) in cur.fetchall():
@@ -152,7 +134,7 @@ def loader(cfg: kos_config.Config, db):
 @pytest.fixture
 def pipeline_env(cfg: kos_config.Config, kafka, db, tmp_path: Path) -> dict[str, str]:
     """Fresh topics, checkpoints and a fixed source id, for a pipeline of its own on the shared stack."""
-    from kos.stack.topics import ensure_topics
+    from kosctl.stack.topics import ensure_topics
 
     run = uuid.uuid4().hex[:10]
     topics = {"RAW": f"kos-test-raw-{run}", "PARSED": f"kos-test-parsed-{run}", "DEAD_LETTER": f"kos-test-dl-{run}"}
@@ -165,7 +147,7 @@ def pipeline_env(cfg: kos_config.Config, kafka, db, tmp_path: Path) -> dict[str,
 @pytest.fixture
 def airflow_env(cfg: kos_config.Config, tmp_path: Path) -> dict[str, str]:
     """The environment `make airflow` gives Airflow, with its home and the reports in a fresh folder."""
-    from kos.airflow import environment
+    from kosctl.airflow import environment
 
     env = environment(cfg)
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), KOS_AIRFLOW_REPORTS_DIR=str(tmp_path / "reports"))

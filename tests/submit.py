@@ -9,6 +9,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# The checked-in descriptor set ([kafka] descriptor_set by default).
+CHECKED_IN = PROJECT / "descriptors" / "kos.desc"
 
 
 def spark_submit(*args: str, master: str = "local[2]", env: dict[str, str] | None = None,

@@ -9,10 +9,10 @@ from datetime import datetime
 
 import pytest
 
-from kos.audit import compare, file_identity
+from kosctl.audit import compare, file_identity
 from shipper.checkpoint import CheckpointStore
 from shipper.identity import followed_key
-from shipper.publisher import MemoryPublisher
+from tests.fakes import MemoryPublisher
 from tests.submit import BIN, PROJECT, spark_submit
 from tests.test_shipper_files import append, numbered, origins_of, run
 
@@ -85,7 +85,7 @@ def audit(env: dict[str, str], *paths: str) -> subprocess.CompletedProcess:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_audit_of_a_shipped_transformed_and_loaded_file(cfg, kafka, db, tmp_path):
-    from kos.stack.topics import ensure_topics
+    from kosctl.stack.topics import ensure_topics
 
     log = tmp_path / "syslog"
     log.write_text("".join(line + "\n" for line in LINES))

@@ -33,6 +33,24 @@ def test_the_committed_config_loads():
     assert cfg.shipper.paths == ("/var/log/syslog",)
 
 
+def test_the_committed_file_says_every_default_the_code_has():
+    """conf/kos.toml documents each key with the value the code uses when the key is left out: the two agree, key
+    for key (secrets, which have no file value, aside)."""
+    import dataclasses
+    import tomllib
+
+    written = tomllib.loads(kos_config.DEFAULT_CONFIG.read_text())
+    defaults = kos_config.Config()
+    for section, keys in written.items():
+        fields = {f.name: f for f in dataclasses.fields(getattr(defaults, section))}
+        for key, value in keys.items():
+            default = getattr(getattr(defaults, section), key)
+            assert (list(default) if isinstance(default, tuple) else default) == value, f"{section}.{key}"
+        unwritten = {name for name, f in fields.items() if f.repr} - set(keys)
+        assert not unwritten, f"[{section}] keys the file does not show: {sorted(unwritten)}"
+    assert set(written) == {f.name for f in dataclasses.fields(defaults) if f.name != "project_dir"}
+
+
 @pytest.mark.parametrize(("text", "env", "message"), [
     ("[kafka]\npartitons = 3\n", {}, "unknown config key kafka.partitons"),
     ("[kafka]\npartitions = \"three\"\n", {}, "kafka.partitions must be of type int"),

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.events_table import write_events
 from kos import config as kos_config
+from tests.events import event, store_events
 from tests.submit import PROJECT
-from tests.test_metrics_job import event
-from tests.test_mysql_sink import EVENT_SCHEMA
 
 DAGS = PROJECT / "dags"
 FORBIDDEN = ("pyspark", "kafka", "matplotlib", "mysql", "jobs", "shipper")
@@ -113,7 +111,7 @@ def run_metrics_dag(env: dict[str, str], spark, loader, logical_date: str) -> st
             event(datetime(2026, 5, 1, 8, 0, 30), "db", "systemd", "Locale Service", 3),
             event(datetime(2026, 5, 1, 8, 59, 59, 999999), "db", "dbus-daemon", "org.freedesktop.hostname1", 4),
             event(datetime(2026, 5, 1, 9, 0, 0), "web", "systemd", "after the interval", 5)]
-    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, loader, "dag_test")
+    store_events(loader, rows)
     migrated = airflow(env, "db", "migrate")
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     done = airflow(env, "dags", "test", "kos_metrics", logical_date)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.events_table import CRASH_AT
+from jobs.load import ON_STEP
+from tests.fault_points import HOOK, KILL_AT
 from tests.submit import BIN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,15 +38,18 @@ def ship(env: dict[str, str], path: Path) -> None:
 
 
 def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, **extra: str) -> subprocess.Popen:
-    """spark-submit of a job in its own process group, as `kill -9` of it has to reach the JVM and Python alike.
+    """spark-submit of a job in its own process group, as `kill -9` of it has to reach the JVM and Python alike;
+    the load with the fault point of tests/fault_points.py (``KOS_TEST_KILL_AT``).
 
     Its output comes through a pipe, or goes to ``output`` for a job that runs long unread (a full pipe would
     block its logging, and with it the job)."""
     from kos import config as kos_config
 
     cfg = kos_config.load()
+    hook = ["--conf", f"{ON_STEP}={HOOK}"] if name == "load" else []
     argv = [str(BIN / "spark-submit"), "--master", "local[2]", "--packages", ",".join(cfg.spark.job_packages(name)),
-            f"jobs/{name}.py", *args]
+            *hook, f"jobs/{name}.py", *args]
+    extra = {"PYTHONPATH": str(PROJECT), **extra}
     sink = subprocess.PIPE if output is None else open(output, "w")  # noqa: SIM115 (the child holds it)
     return subprocess.Popen(argv, cwd=PROJECT, env={**env, **extra}, stdout=sink, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
@@ -94,22 +98,22 @@ def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, db, tmp_pa
     assert rows(db) == (events, events)
 
 
-@pytest.mark.parametrize("window", ["after-stage", "after-merge"])
+@pytest.mark.parametrize("window", ["written", "committed"])
 def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, db, tmp_path, window):
-    """after-stage: the batch's rows and ledger row are written, not committed; after-merge: committed in MySQL,
-    but Spark has not recorded the batch, so the restart runs it again and finds it in the ledger. Either way each
+    """written: the batch's rows and ledger row are written, not committed; committed: committed in MySQL, but
+    Spark has not recorded the batch, so the restart runs it again and finds it in the ledger. Either way each
     event is one row."""
     log = tmp_path / "syslog"
     events = write_log(log, 60_000, seed=11)
     ship(pipeline_env, log)
     assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
-    crashed = job("load", pipeline_env, "--available-now", **{CRASH_AT: window})
+    crashed = job("load", pipeline_env, "--available-now", **{KILL_AT: window})
     finish(crashed)
     assert crashed.returncode == -signal.SIGKILL
-    assert rows(db) == ((0, 0) if window == "after-stage" else (events, events))
+    assert rows(db) == ((0, 0) if window == "written" else (events, events))
     again = finish(job("load", pipeline_env, "--available-now"))
     assert "kos-load:" in again, again[-3000:]
-    expected_added = events if window == "after-stage" else 0
+    expected_added = events if window == "written" else 0
     assert f"{expected_added} rows added, {events - expected_added} already present" in again
     assert rows(db) == (events, events)
     assert stages(db) == []

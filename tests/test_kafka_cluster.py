@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from kos import config as kos_config
-from kos.cli import cluster_config
-from kos.stack.kafka import KafkaStack
-from kos.stack.process import running_pid
-from kos.stack.topics import ensure_topics
+from kosctl.cli import cluster_config
+from kosctl.stack.kafka import KafkaStack
+from kosctl.stack.process import running_pid
+from kosctl.stack.topics import ensure_topics
 from tests.conftest import read_topic
 from tests.submit import BIN, PROJECT
 from tests.test_faults import RunningJobs, rows, ship, write_log

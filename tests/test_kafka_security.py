@@ -11,7 +11,7 @@ import pytest
 
 from kos import config as kos_config
 from kos.kafka_client import python_settings
-from kos.stack.tls import LocalCA
+from kosctl.stack.tls import LocalCA
 from tests.conftest import read_topic
 from tests.submit import BIN, PROJECT
 

@@ -15,11 +15,11 @@ from kafka import KafkaProducer
 from jobs import messages
 from jobs.protobuf.descriptors import message_class
 from tests.conftest import read_topic
-from tests.submit import PROJECT, spark_submit
+from tests.submit import CHECKED_IN, PROJECT, spark_submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DESCRIPTORS = messages.DESCRIPTORS.read_bytes()
+DESCRIPTORS = CHECKED_IN.read_bytes()
 ProcessEvent = message_class(DESCRIPTORS, messages.PROCESS_EVENT)
 DeadLetter = message_class(DESCRIPTORS, messages.DEAD_LETTER)
 
@@ -35,7 +35,7 @@ def event(offset: int, service: str = "Locale Service", **changes) -> bytes:
 
 @pytest.fixture
 def topics(cfg, kafka, loader, tmp_path) -> dict[str, str]:
-    from kos.stack.topics import ensure_topics
+    from kosctl.stack.topics import ensure_topics
 
     run = uuid.uuid4().hex[:10]
     names = {"PARSED": f"kos-test-parsed-{run}", "DEAD_LETTER": f"kos-test-dl-{run}"}

@@ -7,15 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.events_table import write_events
+from tests.events import event, store_events
 from tests.submit import kos, spark_submit
-from tests.test_mysql_sink import EVENT_SCHEMA
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def event(t: datetime, host: str, process: str, service: str, offset: int):
-    return (t, host, process, 1, service, "STARTED", "src", "file", offset, "kos-parsed-os-log", 0, offset)
 
 
 def test_metrics_over_a_period(spark, db, loader, tmp_path):
@@ -26,7 +21,7 @@ def test_metrics_over_a_period(spark, db, loader, tmp_path):
         event(datetime(2026, 3, 1, 11, 5, 0), "db", "systemd", "<script>alert(1)</script>", 4),
         event(datetime(2026, 3, 1, 12, 0, 0), "web", "systemd", "outside the period", 5),
     ]
-    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, loader, "metrics_test")
+    store_events(db, rows)
     done = spark_submit("jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z",
                         "--bucket", "hour", "--top", "5", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]

@@ -5,21 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from pyspark.sql import types as T
 
 from jobs.database import Database, DatabaseError
-from jobs.events_table import Written, write_events
+from jobs.events_sink import EventsSink, Written
+from kos import config as kos_config
+from tests.events import event_records
 
 pytestmark = pytest.mark.integration
 
-EVENT_SCHEMA = T.StructType([
-    T.StructField("event_time", T.TimestampType()), T.StructField("host", T.StringType()),
-    T.StructField("process", T.StringType()), T.StructField("pid", T.LongType()),
-    T.StructField("service", T.StringType()), T.StructField("action", T.StringType()),
-    T.StructField("source", T.StringType()), T.StructField("file", T.StringType()),
-    T.StructField("line_offset", T.LongType()), T.StructField("kafka_topic", T.StringType()),
-    T.StructField("kafka_partition", T.IntegerType()), T.StructField("kafka_offset", T.LongType()),
-])
+
+def write_events(spark, rows: list[tuple], batch_id: int, db: Database, query: str) -> Written:
+    """``rows`` as one batch of parsed records through the load's sink."""
+    cfg = kos_config.load()
+    sink = EventsSink(db, cfg.path(cfg.kafka.descriptor_set).read_bytes(),
+                      send_dead_letters=lambda letters: pytest.fail("no dead letter expected"))
+    return sink.write(event_records(spark, rows), query, batch_id)
 
 
 def rows(db: Database) -> list[tuple]:
@@ -39,13 +39,12 @@ def test_batch_is_written_once_even_when_replayed(spark, db, loader):
         (datetime(2026, 9, 28, 12, 27, 14), "vm", "dbus-daemon", 838, "org.freedesktop.hostname1", "ACTIVATED",
          "h", "f2", 5, "kos-parsed-os-log", 1, 3),
     ]
-    batch = spark.createDataFrame(data, EVENT_SCHEMA)
-    assert write_events(batch, 0, loader, "test") == Written(added=3, cut=0, present=0)
-    assert write_events(batch, 0, loader, "test") == Written(added=0, cut=0, present=3)  # the replay of batch 0
-    overlapping = spark.createDataFrame(data[1:] + [
+    assert write_events(spark, data, 0, loader, "test") == Written(added=3, cut=0, present=0)
+    assert write_events(spark, data, 0, loader, "test") == Written(added=0, cut=0, present=3)  # the replay of batch 0
+    overlapping = data[1:] + [
         (datetime(2026, 9, 28, 12, 28, 5), "vm", "dbus-daemon", 1526, "org.gtk.vfs.Metadata", "ACTIVATED", "h",
-         "f2", 90, "kos-parsed-os-log", 1, 4)], EVENT_SCHEMA)
-    assert write_events(overlapping, 1, loader, "test").added == 1
+         "f2", 90, "kos-parsed-os-log", 1, 4)]
+    assert write_events(spark, overlapping, 1, loader, "test").added == 1
     assert rows(db) == [
         (datetime(2026, 2, 24, 20, 29, 42), "dell", "systemd", 1, "Locale Service", "STARTED", "h", "f1", 0),
         (datetime(2020, 5, 30, 22, 0, 46, 599903), "localhost", "systemd", None, "ssh.service", "STARTED", "h",
@@ -63,12 +62,12 @@ def test_batch_is_written_once_even_when_replayed(spark, db, loader):
 
 def test_values_longer_than_their_column_are_cut_not_fatal(spark, db, loader):
     hostile = "x'; DROP TABLE process_events; -- \\ \u202e\u200b" + "s" * 10_000
-    batch = spark.createDataFrame([
+    batch = [
         (datetime(2026, 1, 1), "h" * 300, "p", 1, hostile, "STARTED", "h", "f", 1, "t", 0, 0),
         (datetime(2026, 1, 1), "h", "p", 1, hostile[:1024], "STARTED", "h", "f", 2, "t", 0, 1),  # fits exactly
         (datetime(2026, 1, 1), "h", "p", 1, "<b>\x1b[2J</b>", "STARTED", "h", "f", 3, "t", 0, 2),
-    ], EVENT_SCHEMA)
-    assert write_events(batch, 7, loader, "test") == Written(added=3, cut=1)
+    ]
+    assert write_events(spark, batch, 7, loader, "test") == Written(added=3, cut=1)
     stored = rows(db)
     assert [(r[1], r[4]) for r in stored] == [("h" * 255, hostile[:1024]), ("h", hostile[:1024]),
                                              ("h", "<b>\x1b[2J</b>")]
@@ -96,9 +95,8 @@ def refused(db: Database, statement: str) -> str:
 
 def test_each_account_holds_only_its_rights(cfg, spark, db, loader):
     metrics = Database.from_config(cfg, "metrics")
-    batch = spark.createDataFrame([(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "t", 0, 0)],
-                                  EVENT_SCHEMA)
-    assert write_events(batch, 0, loader, "rights").added == 1
+    batch = [(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "t", 0, 0)]
+    assert write_events(spark, batch, 0, loader, "rights").added == 1
     # The metrics account reads events and replaces its own rows; it cannot change an event or the schema.
     assert refused(metrics, "SELECT COUNT(*) FROM process_events") == ""
     assert refused(metrics, "DELETE FROM metrics_top_services WHERE FALSE") == ""
@@ -124,8 +122,7 @@ def test_each_account_holds_only_its_rights(cfg, spark, db, loader):
 def test_a_line_twice_in_one_batch_is_one_row(spark, db, loader):
     """A shipper restarted after kill -9 may send a line again; both copies can land in one batch."""
     line = (datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "kos-parsed-os-log", 0)
-    batch = spark.createDataFrame([(*line, 10), (*line, 11)], EVENT_SCHEMA)
-    assert write_events(batch, 0, loader, "twice").added == 1
+    assert write_events(spark, [(*line, 10), (*line, 11)], 0, loader, "twice").added == 1
     assert rows(db) == [(datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1)]
 
 
@@ -133,10 +130,10 @@ def test_a_server_that_refuses_local_files_gets_the_batch_through_a_stage(spark,
     line = (datetime(2026, 1, 1), "h", "p", 1, "s", "STARTED", "h", "f", 1, "kos-parsed-os-log", 0, 10)
     mariadb.root_sql("SET GLOBAL local_infile = 0;")
     try:
-        batch = spark.createDataFrame([line, (*line[:8], 2, *line[9:])], EVENT_SCHEMA)
-        assert write_events(batch, 0, loader, "refused") == Written(added=2, cut=0, present=0)
-        assert write_events(batch, 1, loader, "refused") == Written(added=0, cut=0, present=2)  # another batch
-        assert write_events(batch, 1, loader, "refused") == Written(added=0, cut=0, present=2)  # its replay
+        batch = [line, (*line[:8], 2, *line[9:])]
+        assert write_events(spark, batch, 0, loader, "refused") == Written(added=2, cut=0, present=0)
+        assert write_events(spark, batch, 1, loader, "refused") == Written(added=0, cut=0, present=2)  # another
+        assert write_events(spark, batch, 1, loader, "refused") == Written(added=0, cut=0, present=2)  # its replay
     finally:
         mariadb.root_sql("SET GLOBAL local_infile = 1;")
     with db.connect() as conn:
@@ -151,7 +148,7 @@ def test_a_server_that_refuses_local_files_gets_the_batch_through_a_stage(spark,
 def test_the_load_data_file_escapes_text_and_writes_null_as_backslash_n_for_a_slice_too():
     import pyarrow as pa
 
-    from jobs.events_table import load_data_file
+    from jobs.events_sink import load_data_file
 
     table = pa.table({"event_time_us": pa.array([1, -2, 3], pa.int64()),
                       "host": pa.array(["skip", "a\tb\\c", "n\nr\rz\x00"]),

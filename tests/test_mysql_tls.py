@@ -9,8 +9,8 @@ from mysql.connector import errors as mysql_errors
 
 from jobs.database import Database, DatabaseError
 from kos import config as kos_config
-from kos.stack.mariadb import MariaDBStack
-from kos.stack.tls import LocalCA
+from kosctl.stack.mariadb import MariaDBStack
+from kosctl.stack.tls import LocalCA
 
 pytestmark = pytest.mark.integration
 

@@ -125,8 +125,8 @@ def test_multi_line_records_give_each_line_its_file_offset(spark):
              b"Feb 24 20:29:45 h systemd[1]: Started Two."]
     value = b"\n".join(lines)
     parsed = parse(spark, record(value, file_offset=5000))
-    got = sorted((r.line_offset, r.service, bytes(r.line)) for r in events(parsed).join(
-        parsed.select("line_offset", "line"), "line_offset").collect())
+    got = sorted((r.origin_offset, r.service, bytes(r.line)) for r in events(parsed).join(
+        parsed.select("origin_offset", "line"), "origin_offset").collect())
     start_one = 5000 + len(lines[0]) + 1
     start_two = start_one + len(lines[1]) + 1 + len(lines[2]) + 1
     assert got == [(start_one, "One", lines[1]), (start_two, "Two", lines[3])]
@@ -136,13 +136,13 @@ def test_multi_line_records_give_each_line_its_file_offset(spark):
 def test_records_without_shipper_headers_get_a_kafka_origin(spark):
     raw = record(b"x\nFeb 24 20:29:43 h systemd[1]: Started Typed By Hand.", offset=77, file_offset=None)
     row = events(parse(spark, raw)).collect()[0]
-    assert (row.source, row.file, row.line_offset) == ("", "kafka:kos-raw-os-log:0:77", 2)
+    assert (row.origin_source, row.origin_file, row.origin_offset) == ("", "kafka:kos-raw-os-log:0:77", 2)
 
 
 def test_dead_letters_keep_the_raw_bytes(spark):
     raw = b"Feb 30 25:61:00 h systemd[1]: Started \xff bad."
     row = dead_letters(parse(spark, record(raw, file_offset=10))).collect()[0]
-    assert (bytes(row.line), row.line_offset, row.source) == (raw, 10, "host-a")
+    assert (bytes(row.line), row.origin_offset, row.origin_source) == (raw, 10, "host-a")
 
 
 def test_invalid_utf8_in_a_service_is_replaced_not_fatal(spark):
@@ -161,5 +161,5 @@ def test_records_of_other_producers_parse_like_headerless_ones(spark, headers):
     raw = (bytearray(b"Feb 24 20:29:43 h systemd[1]: Started By Another Producer."), headers, "kos-raw-os-log", 2, 41,
            READ_AT.replace(tzinfo=None))
     row = events(parse(spark, raw)).collect()[0]
-    assert (row.source, row.file, row.line_offset, row.service) == ("", "kafka:kos-raw-os-log:2:41", 0,
-                                                                    "By Another Producer")
+    assert (row.origin_source, row.origin_file, row.origin_offset, row.service) == (
+        "", "kafka:kos-raw-os-log:2:41", 0, "By Another Producer")

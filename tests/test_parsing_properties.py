@@ -72,5 +72,5 @@ def test_any_headers_parse_without_an_error(spark, values):
     raws = [(bytearray(v + b"\nFeb 24 20:29:43 h systemd[1]: Started X."), h, "t", 0, i, datetime(2026, 1, 1))
             for i, (v, h) in enumerate(values)]
     got = parse_lines(candidate_lines(spark.createDataFrame(raws, RAW_SCHEMA))).collect()
-    assert all(r.source is not None and r.file and r.line_offset >= 0 for r in got)
+    assert all(r.origin_source is not None and r.origin_file and r.origin_offset >= 0 for r in got)
     assert len(got) >= len(values)

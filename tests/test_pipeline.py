@@ -155,3 +155,22 @@ def test_the_pipeline_dag_runs_every_stage_for_real(cfg, pipeline_env, airflow_e
     report = Path(airflow_env["KOS_AIRFLOW_REPORTS_DIR"]) / "20260501T084500"
     assert (report / "top_processes.csv").read_text().splitlines() == ["rank,process,starts", "1,systemd,2",
                                                                        "2,dbus-daemon,1"]
+
+
+def test_the_readme_shows_what_make_demo_prints_for_the_sample(pipeline_env, db, tmp_path):
+    """The README's `make demo` block is a real run's output over the bundled sample; only the seconds (and the
+    absolute paths) may differ."""
+    from kosctl.demo import SAMPLE
+
+    done = subprocess.run([str(BIN / "kos"), "pipeline", "--once", "--path", str(SAMPLE), "--bucket", "hour",
+                           "--out", str(tmp_path / "demo")], cwd=PROJECT, env=pipeline_env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    def plain(text: str) -> list[str]:
+        text = text.replace(str(PROJECT) + "/", "").replace(str(tmp_path / "demo"), "out/demo")
+        return [re.sub(r"\d+\.\d\d s\b", "N s", line) for line in text.strip().splitlines()]
+
+    readme = (PROJECT / "README.md").read_text()
+    block = re.search(r"<!-- demo -->\n```\n(.*?)```\n<!-- /demo -->", readme, re.S).group(1)
+    assert plain(done.stdout) == plain(block)

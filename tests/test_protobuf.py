@@ -23,7 +23,7 @@ from jobs import messages
 from jobs.protobuf import ProtobufError, from_protobuf, to_protobuf
 from jobs.protobuf.descriptors import find_message
 from jobs.protobuf.schema import Options, parse_options, spark_type
-from tests.submit import PROJECT
+from tests.submit import CHECKED_IN, PROJECT
 
 PROTOS = PROJECT / "tests" / "data" / "proto"
 PROPS = settings(max_examples=int(os.environ.get("KOS_FUZZ_EXAMPLES", "30")), deadline=None,
@@ -86,7 +86,7 @@ def test_the_spark_schema_is_the_mapping_table(test_set):
 
 
 def test_kos_messages_have_the_schema_the_jobs_build():
-    kos = messages.DESCRIPTORS.read_bytes()
+    kos = CHECKED_IN.read_bytes()
     assertSchemaEqual(spark_type(find_message(kos, messages.PROCESS_EVENT)), messages.PROCESS_EVENT_SCHEMA)
     assertSchemaEqual(spark_type(find_message(kos, messages.DEAD_LETTER)), messages.DEAD_LETTER_SCHEMA)
 
@@ -94,8 +94,10 @@ def test_kos_messages_have_the_schema_the_jobs_build():
 def test_the_checked_in_descriptor_set_is_built_from_proto(tmp_path):
     fresh = tmp_path / "kos.desc"
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{PROJECT / 'proto'}", "--include_imports",
-                    f"--descriptor_set_out={fresh}", "kos/v1/events.proto"], check=True)
-    assert fresh.read_bytes() == messages.DESCRIPTORS.read_bytes(), "descriptors/kos.desc is stale: run `make proto`"
+                    f"--descriptor_set_out={fresh}",
+                    *sorted(str(p.relative_to(PROJECT / "proto")) for p in (PROJECT / "proto").rglob("*.proto"))],
+                   check=True)
+    assert fresh.read_bytes() == CHECKED_IN.read_bytes(), "descriptors/kos.desc is stale: run `make proto`"
 
 
 AWKWARD = "h\u00e9llo \U0001f600 \u202eevil\u200b \u0000nul"

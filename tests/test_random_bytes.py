@@ -12,11 +12,12 @@ import pytest
 from jobs import messages
 from jobs.protobuf.descriptors import message_class
 from tests.conftest import read_topic
+from tests.submit import CHECKED_IN
 from tests.test_faults import GEN, finish, job, rows, ship
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DeadLetter = message_class(messages.DESCRIPTORS.read_bytes(), messages.DEAD_LETTER)
+DeadLetter = message_class(CHECKED_IN.read_bytes(), messages.DEAD_LETTER)
 
 
 def test_random_bytes_lines_give_exactly_their_events_and_dead_letters(cfg, pipeline_env, db, tmp_path):

@@ -74,7 +74,7 @@ EXPECTED_ROWS = [
 @pytest.fixture
 def secured_env(cfg, kafka, db, tmp_path, request) -> dict[str, str]:
     """KOS_* settings for fresh topics and state over one secured Kafka listener, MySQL over verified TLS."""
-    from kos.stack.topics import ensure_topics
+    from kosctl.stack.topics import ensure_topics
 
     run = uuid.uuid4().hex[:10]
     topics = {k: f"kos-test-{k.lower()}-{run}" for k in ("RAW", "PARSED", "DEAD_LETTER")}

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from shipper.checkpoint import CheckpointStore
-from shipper.publisher import MemoryPublisher
 from shipper.ship import ShipOptions, Shipper
 from shipper.tail import TailOptions
+from tests.fakes import MemoryPublisher
 
 
 def make(log: Path, cp: Path, publisher: MemoryPublisher, **tail: int) -> Shipper:

@@ -13,15 +13,13 @@ from datetime import datetime
 
 import pytest
 
-from jobs.events_table import write_events
 from kos import config as kos_config
-from kos.airflow import environment
-from kos.stack.process import running_pid
-from kos.stack.spark import SparkHistory, SparkMaster, SparkWorker
+from kosctl.airflow import environment
+from kosctl.stack.process import running_pid
+from kosctl.stack.spark import SparkHistory, SparkMaster, SparkWorker
+from tests.events import event, store_events
 from tests.submit import spark_submit
 from tests.test_dags import assert_metrics_of_the_interval, run_metrics_dag
-from tests.test_metrics_job import event
-from tests.test_mysql_sink import EVENT_SCHEMA
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,7 +57,7 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
     assert cluster.alive_workers() == 1
     rows = [event(datetime(2026, 4, 1, 8, m), "node-a" if m % 2 else "node-b", "systemd", f"unit {m % 3}", m)
             for m in range(30)]
-    write_events(spark.createDataFrame(rows, EVENT_SCHEMA), 0, loader, "cluster_test")
+    store_events(db, rows)
     since = time.time()
 
     done = spark_submit("jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out", str(tmp_path),
@@ -94,7 +92,7 @@ def test_the_metrics_dag_reaches_the_cluster_through_its_connection_only(cfg, cl
 def test_the_jobs_packages_reach_the_cluster_executors_and_the_transform_runs_there(cfg, cluster, kafka, tmp_path):
     """On a cluster the session ships `jobs` and `kos` as a zip, and the executors import them from it, before any
     installed copy; the transform then runs on the cluster like on local[2]."""
-    from kos.stack.topics import ensure_topics
+    from kosctl.stack.topics import ensure_topics
 
     done = spark_submit("tests/scripts/where_jobs.py", master=cluster.url)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -40,6 +40,8 @@ from jobs.protobuf.schema import (
     spark_type,
 )
 
+__all__ = ["CHUNK_ROWS", "DURATION_SECONDS", "TIMESTAMP_SECONDS", "Decoder", "in_chunks", "no_gc"]
+
 F = FieldDescriptor
 
 # The range protobuf allows a Timestamp (0001-01-01 to 9999-12-31) and a Duration (about 10,000 years).

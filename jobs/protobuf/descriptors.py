@@ -11,8 +11,12 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError
 
+from kos.errors import KosError
 
-class ProtobufError(ValueError):
+__all__ = ["ProtobufError", "find_message", "message_class", "read_descriptor_set"]
+
+
+class ProtobufError(KosError, ValueError):
     """A descriptor set, message, option or column that the protobuf functions cannot work with; the
     message names the message and the field."""
 

@@ -24,6 +24,8 @@ from jobs.protobuf.decode import in_chunks, no_gc
 from jobs.protobuf.descriptors import ProtobufError
 from jobs.protobuf.schema import MESSAGES, UNSIGNED_32, UNSIGNED_64, Match, is_map, match_struct
 
+__all__ = ["Encoder", "rows_encoder"]
+
 F = FieldDescriptor
 
 # A writer turns one Arrow column into the list of values the message constructor takes (None: unset).

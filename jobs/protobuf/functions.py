@@ -25,6 +25,8 @@ from jobs.protobuf.descriptors import ProtobufError, message_class, read_descrip
 from jobs.protobuf.encode import Encoder
 from jobs.protobuf.schema import Options, match_struct, parse_options, spark_type
 
+__all__ = ["check_encodable", "connector_available", "from_protobuf", "implementation", "to_protobuf"]
+
 IMPLEMENTATION = "spark.kos.protobuf.implementation"
 # The connector's expression: org.apache.spark.sql.protobuf.functions itself ships with Spark's SQL API and
 # only calls into the connector, so its presence says nothing.
@@ -59,7 +61,51 @@ def connector_available(spark: SparkSession) -> bool:
 
 def from_protobuf(data: Column | str, messageName: str, descFilePath: str | None = None,  # noqa: N803
                   options: Mapping[str, str] | None = None, binaryDescriptorSet: bytes | None = None) -> Column:
-    """Binary protobuf ``messageName`` to a struct; same schema, options and modes as Spark's connector."""
+    """Converts a binary column of protobuf ``messageName`` into its struct: the same schema, options and modes as
+    ``pyspark.sql.protobuf.functions.from_protobuf``, whose connector is used when the JVM can load it.
+
+    Parameters
+    ----------
+    data : Column or str
+        The binary column of serialized messages.
+    messageName : str
+        The message's full name (``kos.v1.ProcessEvent``) or its simple name (the first message so called).
+    descFilePath : str, optional
+        A ``FileDescriptorSet`` file (``protoc --include_imports --descriptor_set_out``).
+    options : dict, optional
+        ``mode`` (``FAILFAST``, the default, fails the query on bytes that do not parse; ``PERMISSIVE`` gives
+        null), ``emit.default.values``, ``enums.as.ints``, ``upcast.unsigned.ints``. Options of the connector
+        that KOS's functions do not implement are refused by name.
+    binaryDescriptorSet : bytes, optional
+        The descriptor set's bytes, instead of ``descFilePath``.
+
+    Returns
+    -------
+    Column
+        A struct of the message's fields (mapping table in docs/protobuf.md).
+
+    Raises
+    ------
+    ProtobufError
+        A message, option or descriptor set it cannot work with, naming it.
+
+    Notes
+    -----
+    Without presence (proto3 scalars), a zero value (0, "", the first enum value) is null unless
+    ``emit.default.values`` is true, as with Spark's connector.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([(bytes.fromhex("0a0376616d1207666530312d3432186a"),)], "value binary")
+    >>> df.select(from_protobuf("value", "kos.v1.Origin", binaryDescriptorSet=descriptor_set).alias("o")).collect()
+    [Row(o=Row(source='vam', file='fe01-42', offset=106))]
+    >>> zeros = spark.createDataFrame([(b"\\x18\\x00",)], "value binary")  # offset 0, written out
+    >>> zeros.select(from_protobuf("value", "kos.v1.Origin", options={"emit.default.values": "true"},
+    ...                            binaryDescriptorSet=descriptor_set).alias("o")).collect()
+    [Row(o=Row(source='', file='', offset=0))]
+    >>> zeros.select(from_protobuf("value", "kos.v1.Origin", binaryDescriptorSet=descriptor_set).alias("o")).collect()
+    [Row(o=Row(source=None, file=None, offset=None))]
+    """
     if implementation() == "spark":
         from pyspark.sql.protobuf import functions as connector
 
@@ -72,7 +118,46 @@ def from_protobuf(data: Column | str, messageName: str, descFilePath: str | None
 
 def to_protobuf(data: Column | str, messageName: str, descFilePath: str | None = None,  # noqa: N803
                 options: Mapping[str, str] | None = None, binaryDescriptorSet: bytes | None = None) -> Column:
-    """A struct to binary protobuf ``messageName``; fields matched by name as Spark's connector matches them."""
+    """Converts a struct column into binary protobuf ``messageName``, struct fields matched to message fields by
+    name as ``pyspark.sql.protobuf.functions.to_protobuf`` matches them (its connector is used when the JVM can
+    load it).
+
+    Parameters
+    ----------
+    data : Column or str
+        The struct column.
+    messageName : str
+        The message's full or simple name.
+    descFilePath : str, optional
+        A ``FileDescriptorSet`` file.
+    options : dict, optional
+        Checked as ``from_protobuf``'s; none of them changes the encoding.
+    binaryDescriptorSet : bytes, optional
+        The descriptor set's bytes, instead of ``descFilePath``.
+
+    Returns
+    -------
+    Column
+        The serialized messages; null where the struct is null. A null field is left unset.
+
+    Raises
+    ------
+    ProtobufError
+        A struct field the message lacks, a type that cannot be converted or a required field not given,
+        naming the field and the message; an enum name the enum does not have.
+
+    Notes
+    -----
+    A Python UDF learns its input type with its first batch, so a struct the message cannot take is refused
+    then; ``check_encodable`` says so before a query starts. Timestamps keep their microseconds (the connector
+    keeps milliseconds).
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([(("vam", "fe01-42", 106),)], "o struct<source:string,file:string,offset:bigint>")
+    >>> df.select(to_protobuf("o", "kos.v1.Origin", binaryDescriptorSet=descriptor_set).alias("value")).collect()
+    [Row(value=b'\\n\\x03vam\\x12\\x07fe01-42\\x18j')]
+    """
     if implementation() == "spark":
         from pyspark.sql.protobuf import functions as connector
 

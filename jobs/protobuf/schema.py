@@ -17,6 +17,9 @@ from pyspark.sql import types as T
 
 from jobs.protobuf.descriptors import ProtobufError
 
+__all__ = ["NOT_SUPPORTED", "Match", "Options", "is_duration", "is_map", "is_timestamp", "match_struct",
+           "parse_options", "spark_type"]
+
 F = FieldDescriptor
 
 SIGNED_32 = {F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_SFIXED32}

@@ -15,7 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from kos.stack.process import StackError
+from kosctl.stack.process import StackError
+
+__all__ = ["Keystore", "LocalCA"]
 
 
 @dataclass(frozen=True)

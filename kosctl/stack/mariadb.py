@@ -7,9 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from jobs.database import SCHEMA
+from jobs.database import SCHEMA, Database, failing_as
 from kos.config import Config
-from kos.stack.process import (
+from kosctl.stack.process import (
     StackError,
     describe,
     port_open,
@@ -19,7 +19,9 @@ from kos.stack.process import (
     terminate,
     wait_until,
 )
-from kos.stack.tls import LocalCA
+from kosctl.stack.tls import LocalCA
+
+__all__ = ["MariaDBStack", "apply_schema", "schema_statements"]
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +95,23 @@ class MariaDBStack:
         self._bootstrap()
 
     def _bootstrap(self) -> None:
-        """Databases, the schema and the three accounts, each with only the rights its job needs."""
+        """Databases, the schema and the accounts, each with only the rights its job needs."""
         m = self.config.mysql
         db, stage = m.database, m.stage_database
         metrics_tables = ("metrics_runs", "metrics_top_services", "metrics_top_processes",
                           "metrics_starts_per_bucket")
+        live_tables = ("live_starts", "live_late", "process_alerts")
         grants = {
             "owner": [f"ALL PRIVILEGES ON `{db}`.*", f"ALL PRIVILEGES ON `{stage}`.*"],
             # Adds events; it can neither change nor delete one.
             "load": [f"SELECT, INSERT ON `{db}`.process_events", f"SELECT, INSERT ON `{db}`.load_batches",
                      f"SELECT, INSERT, DELETE, CREATE, DROP, ALTER ON `{stage}`.*"],
             "metrics": [f"SELECT ON `{db}`.process_events",
-                        *(f"SELECT, INSERT, DELETE ON `{db}`.{table}" for table in metrics_tables)],
+                        *(f"SELECT, INSERT, DELETE ON `{db}`.{table}" for table in metrics_tables),
+                        *(f"SELECT ON `{db}`.{table}" for table in live_tables)],
+            # Writes the live tables (replacing a minute's count, growing a storm), nothing else.
+            "live": [*(f"SELECT, INSERT, UPDATE ON `{db}`.{table}" for table in live_tables),
+                     f"SELECT, INSERT ON `{db}`.live_batches"],
         }
         sql = [f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
                for name in (db, stage)]
@@ -151,3 +158,19 @@ class MariaDBStack:
 
 def _mariadbd() -> str:
     return shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+
+
+def schema_statements(text: str | None = None) -> list[str]:
+    """The statements of jobs/schema.sql, comments dropped."""
+    text = SCHEMA.read_text() if text is None else text
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def apply_schema(db: Database) -> None:
+    """jobs/schema.sql on ``db`` as its owner account (every statement is idempotent)."""
+    with db.connect() as conn, failing_as(f"applying the schema as {db.user}"):
+        cur = conn.cursor()
+        for statement in schema_statements():
+            cur.execute(statement)
+        conn.commit()

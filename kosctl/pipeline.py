@@ -13,57 +13,53 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kos import config as kos_config
-from kos.text import printable, show_path
+from kos.errors import KosError
+from kos.summary import read_summary
+from kos.text import error_line, printable, show_path
+from kosctl import stages as commands
 
-BIN = Path(sys.executable).parent
+__all__ = ["Stage", "StageFailed", "answers", "main", "run_stage", "stages"]
 
 
-class StageFailed(RuntimeError):
+class StageFailed(KosError):
     """A stage ended with an error; the message is its own last word."""
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
-    argv: list[str]
-    prefix: str  # the summary line the stage prints starts with this
+    argv: list[str]  # without --summary: each run gets a file of its own
 
 
 def stages(cfg: kos_config.Config, paths: Sequence[str], year: int | None, time_zone: str, bucket: str,
            out: Path) -> list[Stage]:
     """The commands of the pipeline, in order."""
-    project = cfg.project_dir
-
-    def submit(job: str, *args: str) -> list[str]:
-        return [str(BIN / "spark-submit"), "--master", cfg.spark.master, "--packages",
-                ",".join(cfg.spark.job_packages(job)), str(project / "jobs" / f"{job}.py"), *args]
-
     parse = [*(["--year", str(year)] if year else []), "--time-zone", time_zone]
-    ship = [sys.executable, "-m", "shipper", "--once", "--no-progress", *(a for p in paths for a in ("--path", p))]
     return [
-        Stage("ship", ship, "kos-shipper: "),
-        Stage("transform", submit("transform", "--available-now", *parse), "kos-transform: "),
-        Stage("load", submit("load", "--available-now"), "kos-load: "),
-        Stage("metrics", submit("metrics", "--bucket", bucket, "--out", str(out)), ""),
+        Stage("ship", commands.ship(paths, "--once", "--no-progress")),
+        Stage("transform", commands.spark_submit(cfg, "transform", "--available-now", *parse)),
+        Stage("load", commands.spark_submit(cfg, "load", "--available-now")),
+        Stage("metrics", commands.spark_submit(cfg, "metrics", "--bucket", bucket, "--out", str(out))),
     ]
 
 
-def run_stage(stage: Stage, env: dict[str, str]) -> str:
-    """Run one stage; its summary line (or its whole output, for the metrics), StageFailed with its error."""
-    done = subprocess.run(stage.argv, env=env, capture_output=True, text=True, errors="backslashreplace")
-    if done.returncode != 0:
-        errors = [line for line in (done.stderr + done.stdout).splitlines() if line.startswith(("kos", "Error"))]
-        raise StageFailed(f"{stage.name} failed (exit status {done.returncode}): "
-                          f"{errors[-1] if errors else (done.stderr.strip().splitlines() or ['no output'])[-1]}")
-    if not stage.prefix:
-        return done.stdout
-    lines = [line for line in done.stdout.splitlines() if line.startswith(stage.prefix)]
-    return lines[-1][len(stage.prefix):] if lines else "(no summary)"
+def run_stage(stage: Stage, env: dict[str, str]) -> dict:
+    """Run one stage; its summary (``--summary``), StageFailed with its own last error line."""
+    with tempfile.TemporaryDirectory(prefix="kos-pipeline-") as folder:
+        summary_file = Path(folder) / "summary.json"
+        argv = stage.argv if stage.name == "metrics" else [*stage.argv, "--summary", str(summary_file)]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, errors="backslashreplace")
+        if done.returncode != 0:
+            errors = [line for line in (done.stderr + done.stdout).splitlines() if line.startswith(("kos", "Error"))]
+            raise StageFailed(f"{stage.name} failed (exit status {done.returncode}): "
+                              f"{errors[-1] if errors else (done.stderr.strip().splitlines() or ['no output'])[-1]}")
+        return read_summary(summary_file) or {}
 
 
 def main(cfg: kos_config.Config, paths: Sequence[str], year: int | None, time_zone: str, bucket: str,
@@ -72,21 +68,19 @@ def main(cfg: kos_config.Config, paths: Sequence[str], year: int | None, time_zo
     report = cfg.path(out)
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     print(f"== pipeline over {', '.join(show_path(f) for f in files)}", flush=True)
-    results: dict[str, str] = {}
     try:
         for stage in stages(cfg, files, year, time_zone, bucket, report):
-            results[stage.name] = run_stage(stage, env)
+            summary = run_stage(stage, env)
             if stage.name != "metrics":
-                print(f"   {stage.name:<10}{printable(results[stage.name])}", flush=True)
+                print(f"   {stage.name:<10}{printable(summary.get('line', '(no summary)'))}", flush=True)
     except StageFailed as exc:
-        print(f"kos pipeline: {printable(str(exc))}", file=sys.stderr)
-        return 1
-    print(f"   {'metrics':<10}{summary(cfg, bucket)}")
+        return error_line("kos pipeline", str(exc))
+    print(f"   {'metrics':<10}{answers(cfg, bucket)}")
     print(f"   report    {report / 'report.html'}")
     return 0
 
 
-def summary(cfg: kos_config.Config, bucket: str) -> str:
+def answers(cfg: kos_config.Config, bucket: str) -> str:
     """The stored answers of the metrics run over all events: how many, the top service and process."""
     from jobs.database import Database
     from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from kos import config as kos_config
-from kos import pipeline
+from kos.text import error_line
+from kosctl import pipeline
 
-SAMPLE = kos_config.PROJECT_DIR / "tests" / "data" / "sample.syslog"
+SAMPLE = Path(__file__).with_name("data") / "sample.syslog"
 
 
 def pick_source(preferred: str = "/var/log/syslog") -> str:
@@ -25,8 +27,7 @@ def main() -> int:
     try:
         cfg = kos_config.load()
     except kos_config.ConfigError as exc:
-        print(f"kos demo: {exc}", file=sys.stderr)
-        return 1
+        return error_line("kos demo", str(exc))
     return pipeline.main(cfg, [pick_source()], year=None, time_zone="UTC", bucket="hour", out="out/demo")
 
 

@@ -19,17 +19,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mysql.connector import errors as mysql_errors
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.database import Database, DatabaseError
+from jobs.database import Database, failing_as
 from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
+from kos import event
 from kos.config import Config
-from kos.kafka_client import python_settings
+from kos.kafka_client import python_settings, read_to_end
 from shipper.checkpoint import Checkpoint, CheckpointStore
 from shipper.identity import followed_key, identify
 from shipper.records import record_headers, split_records
+
+__all__ = ["FileAudit", "audit_files", "compare", "dead_letter_origins", "expected_events", "file_identity",
+           "file_records", "stored_events", "stored_files"]
 
 Fields = tuple  # event_time, host, process, pid, service, action
 
@@ -96,16 +99,17 @@ def expected_events(spark: SparkSession, records: list[tuple], time_zone: str, y
     if not records:
         return {}, []
     parsed = parse_lines(candidate_lines(spark.createDataFrame(records, RAW_SCHEMA)), time_zone, year).cache()
-    events = {r["line_offset"]: (r["event_time"], r["host"], r["process"], r["pid"], r["service"], r["action"])
+    events = {r["origin_offset"]: tuple(r[name] for name in event.FIELDS)
               for r in parsed.where(F.col("status") == "event").collect()}
-    dead = [r["line_offset"] for r in parsed.where(F.col("status") == "dead_letter").select("line_offset").collect()]
+    dead = [r["origin_offset"] for r in
+            parsed.where(F.col("status") == "dead_letter").select("origin_offset").collect()]
     parsed.unpersist()
     return events, dead
 
 
 def stored_events(db: Database, source: str, file_key: str) -> tuple[dict[int, Fields], dict[int, datetime]]:
     """The rows of a file by offset, and the Kafka timestamps their raw records had."""
-    rows = _query(db, "SELECT origin_offset, event_time, host, process, pid, service, action, raw_timestamp "
+    rows = _query(db, f"SELECT origin_offset, {', '.join(event.FIELDS)}, raw_timestamp "
                       "FROM process_events WHERE origin_source = %s AND origin_file = %s", (source, file_key))
     return ({row[0]: tuple(row[1:7]) for row in rows},  # type: ignore[misc]
             {row[0]: row[7] for row in rows if row[7] is not None})  # type: ignore[misc]
@@ -118,43 +122,27 @@ def stored_files(db: Database, source: str) -> set[str]:
 
 
 def _query(db: Database, sql: str, params: tuple) -> list[tuple]:
-    with db.connect() as conn:
+    with db.connect() as conn, failing_as(f"reading process_events as {db.user}"):
         cur = conn.cursor()
-        try:
-            cur.execute(sql, params)
-        except mysql_errors.Error as exc:
-            raise DatabaseError(f"reading process_events as {db.user} failed: {exc.msg}") from None
+        cur.execute(sql, params)
         return cur.fetchall()
 
 
 def dead_letter_origins(cfg: Config) -> set[tuple[str, str, int]]:
     """The origins (source, file, offset) of the transform's dead letters in ``kos-dead-letter``, read whole."""
-    from kafka import KafkaConsumer, TopicPartition
-
     from jobs import messages
     from jobs.protobuf.descriptors import message_class
 
     letter = message_class(cfg.path(cfg.kafka.descriptor_set).read_bytes(), messages.DEAD_LETTER)
-    consumer = KafkaConsumer(**python_settings(cfg), group_id=None, enable_auto_commit=False)
-    try:
-        topic = cfg.kafka.dead_letter_topic
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        found = set()
-        while any(consumer.position(p) < end[p] for p in parts):
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    try:
-                        m = letter.FromString(record.value or b"")
-                    except Exception:  # noqa: BLE001 - not one of ours: it cannot stand for a line
-                        continue
-                    if m.stage == "transform" and m.HasField("origin"):
-                        found.add((m.origin.source, m.origin.file, m.origin.offset))
-        return found
-    finally:
-        consumer.close()
+    found = set()
+    for record in read_to_end(python_settings(cfg), cfg.kafka.dead_letter_topic):
+        try:
+            m = letter.FromString(record.value or b"")
+        except Exception:  # noqa: BLE001 - not one of ours: it cannot stand for a line
+            continue
+        if m.stage == "transform" and m.HasField("origin"):
+            found.add((m.origin.source, m.origin.file, m.origin.offset))
+    return found
 
 
 def file_identity(path: str, checkpoints: list[Checkpoint], known_keys: Iterable[str], fingerprint_bytes: int

@@ -14,7 +14,9 @@ import urllib.request
 from pathlib import Path
 
 from kos.config import Config
-from kos.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
+from kosctl.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
+
+__all__ = ["SparkHistory", "SparkMaster", "SparkWorker", "spark_home"]
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from kos.errors import KosError
 
-class StackError(RuntimeError):
+__all__ = ["StackError", "describe", "port_open", "running_pid", "secret_file", "spawn", "terminate", "wait_until"]
+
+
+class StackError(KosError):
     """A local service could not be started or stopped; the message says what to do."""
 
 

@@ -14,6 +14,14 @@
                                               exit status 1 on any difference
     kos pipeline --once [--path FILE ...] [--year Y] [--time-zone Z] [--bucket B] [--out DIR]
                                               ship, transform, load, metrics and report, one after the other
+    kos run [--path P ...] [--year Y] [--time-zone Z]
+                                              the pipeline continuously (shipper, transform, load, live query),
+                                              each stage supervised and restarted; Ctrl-C or SIGTERM stops it
+    kos job NAME [ARGS ...]                   spark-submit jobs/NAME.py with its packages (what the systemd units run)
+    kos status [--json]                       each stage: state, pid, uptime, restarts, last batch, rate, lag, UI
+    kos alerts [--since ISO] [--json]         restart storms found by the live query
+    kos report --live [--from T] [--to T] [--bucket B]
+                                              the report from the live tables, without a metrics run
 """
 
 from __future__ import annotations
@@ -25,11 +33,13 @@ import os
 import sys
 
 from kos import config as kos_config
-from kos.stack.kafka import KafkaStack
-from kos.stack.mariadb import MariaDBStack
-from kos.stack.process import StackError
-from kos.stack.spark import SparkHistory, SparkMaster, SparkWorker
-from kos.text import log_to_stderr, printable
+from kos.text import error_line, log_to_stderr, printable
+from kosctl.stack.kafka import KafkaStack
+from kosctl.stack.mariadb import MariaDBStack
+from kosctl.stack.process import StackError
+from kosctl.stack.spark import SparkHistory, SparkMaster, SparkWorker
+
+__all__ = ["cluster_config", "main"]
 
 Service = KafkaStack | MariaDBStack | SparkMaster | SparkWorker | SparkHistory
 
@@ -46,8 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="write the report of a metrics run stored in MySQL")
     report.add_argument("--from", dest="start", help="period start as given to jobs/metrics.py (default: all)")
     report.add_argument("--to", dest="end", help="period end as given to jobs/metrics.py (default: all)")
-    report.add_argument("--bucket", choices=["minute", "hour", "day"], default="minute")
+    report.add_argument("--bucket", choices=kos_config.BUCKETS, default="minute")
     report.add_argument("--out", default="out/metrics", help="folder for report.html, CSV and PNG files")
+    report.add_argument("--live", action="store_true", help="from the live tables (kos run), without a metrics run")
+    report.add_argument("--top", type=int, default=10, help="with --live: how many services and processes")
+    run = sub.add_parser("run", help="run the whole pipeline continuously, each stage supervised, until Ctrl-C")
+    run.add_argument("--path", action="append", default=[], help="file or glob to follow (repeatable; default: "
+                                                                 "shipper.paths)")
+    run.add_argument("--year", type=int, help="the year of classic timestamps (default: the year rule)")
+    run.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps")
+    job = sub.add_parser("job", help="spark-submit one of KOS's jobs with the packages it needs (systemd units)")
+    job.add_argument("name", choices=["transform", "load", "live", "metrics"])
+    job.add_argument("args", nargs=argparse.REMAINDER, help="the job's own arguments")
+    status = sub.add_parser("status", help="each stage: state, last batch, rate, lag, Spark UI")
+    status.add_argument("--json", action="store_true", help="as JSON")
+    alerts = sub.add_parser("alerts", help="restart storms found by the live query")
+    alerts.add_argument("--since", help="only storms that grew since this instant (ISO 8601)")
+    alerts.add_argument("--json", action="store_true", help="as JSON: a list of objects")
     audit = sub.add_parser("audit", help="check that every start event in the files is one row in MySQL")
     audit.add_argument("paths", nargs="*", help="source files (default: shipper.paths)")
     audit.add_argument("--time-zone", default="UTC", help="zone of classic timestamps, as given to the transform")
@@ -59,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                       "shipper.paths)")
     pipeline.add_argument("--year", type=int, help="the year of classic timestamps (default: the year rule)")
     pipeline.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps")
-    pipeline.add_argument("--bucket", choices=["minute", "hour", "day"], default="hour")
+    pipeline.add_argument("--bucket", choices=kos_config.BUCKETS, default="hour")
     pipeline.add_argument("--out", default="out/pipeline", help="folder for report.html, CSV and PNG files")
     args = parser.parse_args(argv)
     log_to_stderr(logging.INFO, "%(message)s")
@@ -72,11 +97,28 @@ def main(argv: list[str] | None = None) -> int:
             print(cfg)
             return 0
         if args.command == "report":
-            return _report(cfg, args.start, args.end, args.bucket, args.out)
+            return _report(cfg, args.start, args.end, args.bucket, args.out, args.live, args.top)
+        if args.command == "run":
+            from kosctl import run as kos_run
+
+            return kos_run.main(cfg, args.path, args.year, args.time_zone)
+        if args.command == "job":
+            from kosctl.stages import spark_submit
+
+            argv = spark_submit(cfg, args.name, *args.args)
+            os.execve(argv[0], argv, dict(os.environ, PYSPARK_PYTHON=sys.executable))
+        if args.command == "status":
+            from kosctl import status as kos_status
+
+            return kos_status.main(cfg, args.json)
+        if args.command == "alerts":
+            from kosctl import alerts as kos_alerts
+
+            return kos_alerts.main(cfg, args.since, args.json)
         if args.command == "audit":
             return _audit(cfg, args.paths, args.time_zone, args.year)
         if args.command == "pipeline":
-            from kos import pipeline as kos_pipeline
+            from kosctl import pipeline as kos_pipeline
 
             return kos_pipeline.main(cfg, args.path, args.year, args.time_zone, args.bucket, args.out)
         if args.brokers:
@@ -101,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             for service in chosen:
                 service.start()
             if args.only in (None, "kafka"):
-                from kos.stack.topics import ensure_topics
+                from kosctl.stack.topics import ensure_topics
 
                 ensure_topics(cluster_config(cfg, kafka))
         elif args.action == "stop":
@@ -111,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             print(service.status())
         return 0
     except (StackError, kos_config.ConfigError) as exc:
-        print(f"kos: {printable(str(exc))}", file=sys.stderr)
-        return 1
+        return error_line("kos", str(exc))
 
 
 def cluster_config(cfg: kos_config.Config, kafka: KafkaStack) -> kos_config.Config:
@@ -123,45 +164,48 @@ def cluster_config(cfg: kos_config.Config, kafka: KafkaStack) -> kos_config.Conf
         cfg.kafka, bootstrap_servers=kafka.bootstrap_servers, replication_factor=min(kafka.brokers, 3)))
 
 
-def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: str, out: str) -> int:
+def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: str, out: str, live: bool = False,
+            top: int = 10) -> int:
+    from datetime import UTC, datetime
+
     from jobs.database import Database, DatabaseError
-    from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch, parse_instant
-    from jobs.report import write_report
+    from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch, fetch_live, parse_instant
+    from jobs.report import render_text, write_report
 
     try:
         period = Period(parse_instant(start) if start else UNBOUNDED_FROM, parse_instant(end) if end else UNBOUNDED_TO)
     except ValueError as exc:
-        print(f"kos report: --from/--to must be ISO 8601 instants: {exc}", file=sys.stderr)
-        return 2
+        return error_line("kos report", f"--from/--to must be ISO 8601 instants: {exc}", 2)
     try:
-        results = fetch(Database.from_config(cfg, "metrics"), period, bucket)
+        db = Database.from_config(cfg, "metrics")
+        results = fetch_live(db, period, bucket, top, datetime.now(UTC)) if live else fetch(db, period, bucket)
     except DatabaseError as exc:
-        print(f"kos report: {printable(str(exc))}", file=sys.stderr)
-        return 1
+        return error_line("kos report", str(exc))
+    if live:
+        print(render_text(results) + "\n")
     for path in write_report(cfg.path(out), results):
         print(path)
     return 0
 
 
 def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int | None) -> int:
-    import glob
     import socket
 
     from kafka.errors import KafkaError
 
     from jobs.database import Database, DatabaseError
     from jobs.session import spark_session
-    from kos.audit import audit_files, dead_letter_origins
+    from kosctl.audit import audit_files, dead_letter_origins
     from shipper.checkpoint import CheckpointStore
+    from shipper.ship import expand
 
     sc = cfg.shipper
-    watched = {f for pattern in sc.paths for f in glob.glob(pattern)}
+    watched = {f for pattern in sc.paths for f in expand(pattern)[0] if os.path.lexists(f)}
     rotated = {r.format(path=f) for f in watched for r in sc.rotated}
     files = paths or sorted(watched | {f for f in rotated if os.path.isfile(f)})
     unreadable = [p for p in files if not os.path.isfile(p) or not os.access(p, os.R_OK)]
     if not files or unreadable:
-        print(f"kos audit: {printable(', '.join(unreadable) or 'no files')}: not readable files", file=sys.stderr)
-        return 2
+        return error_line("kos audit", f"{', '.join(unreadable) or 'no files'}: not readable files", 2)
     try:
         dead_letters = dead_letter_origins(cfg)
     except KafkaError as exc:
@@ -175,8 +219,7 @@ def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int |
                               CheckpointStore(cfg.path(sc.checkpoint_dir)), sc.fingerprint_bytes, sc.max_line_bytes,
                               dead_letters, time_zone, year)
     except DatabaseError as exc:
-        print(f"kos audit: {printable(str(exc))}", file=sys.stderr)
-        return 2
+        return error_line("kos audit", str(exc), 2)
     finally:
         spark.stop()
     for result in results:

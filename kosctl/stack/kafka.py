@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kos.config import Config
-from kos.stack.process import (
+from kosctl.stack.process import (
     StackError,
     describe,
     port_open,
@@ -21,7 +21,9 @@ from kos.stack.process import (
     terminate,
     wait_until,
 )
-from kos.stack.tls import LocalCA
+from kosctl.stack.tls import LocalCA
+
+__all__ = ["BROKER_POM", "KafkaStack"]
 
 log = logging.getLogger(__name__)
 

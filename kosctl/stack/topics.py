@@ -10,11 +10,13 @@ from kafka.errors import TopicAlreadyExistsError
 from kos.config import Config, KafkaConfig
 from kos.kafka_client import python_settings
 
+__all__ = ["delete_topics", "ensure_topics", "topic_names"]
+
 log = logging.getLogger(__name__)
 
 
 def topic_names(kafka: KafkaConfig) -> list[str]:
-    return [kafka.raw_topic, kafka.parsed_topic, kafka.dead_letter_topic]
+    return [kafka.raw_topic, kafka.parsed_topic, kafka.dead_letter_topic, kafka.alerts_topic]
 
 
 def ensure_topics(cfg: Config, names: list[str] | None = None) -> list[str]:

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from kos import config as kos_config
+from kos.text import error_line
+
+__all__ = ["INTERVAL", "dag_arguments", "environment", "main", "metrics_arguments", "report_command", "spark_task"]
 
 
 def environment(cfg: kos_config.Config, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -64,6 +67,15 @@ def dag_arguments(cfg: kos_config.Config, schedule: str) -> dict[str, Any]:
     }
 
 
+def spark_task(cfg: kos_config.Config, name: str, *args: str) -> Any:
+    """The Airflow task that submits ``jobs/<name>.py`` with its packages to the ``spark_default`` connection."""
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    job = cfg.spark_job(name)
+    return SparkSubmitOperator(task_id=name, application=str(job.application), name=f"kos-{name}",
+                               conn_id="spark_default", packages=",".join(job.packages), application_args=list(args))
+
+
 def metrics_arguments(cfg: kos_config.Config) -> list[str]:
     """jobs/metrics.py over the run's data interval, into the tables only."""
     return [*INTERVAL, "--bucket", cfg.airflow.metrics_bucket, "--top", str(cfg.airflow.metrics_top), "--tables-only"]
@@ -79,8 +91,7 @@ def main() -> int:
     try:
         cfg = kos_config.load()
     except kos_config.ConfigError as exc:
-        print(f"kos airflow: {exc}", file=sys.stderr)
-        return 1
+        return error_line("kos airflow", str(exc))
     env = environment(cfg)
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
