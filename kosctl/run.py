@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -71,7 +71,9 @@ class Stage:
     restart_at: float = 0.0
 
     def public(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("failures", "process", "restart_at", "argv")}
+        """What `kos status` reads of the stage."""
+        return {"name": self.name, "pid": self.pid, "started": self.started, "restarts": self.restarts,
+                "state": self.state, "last_exit": self.last_exit, "log": str(self.log)}
 
 
 def last_error_line(log: Path) -> str:
@@ -232,6 +234,9 @@ def main(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) ->
     except RunFailed as exc:
         supervisor.stop()
         return error_line("kos run", str(exc))
+    except BaseException:
+        supervisor.stop()  # a bug of its own must not leave the stages running unsupervised
+        raise
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -68,7 +68,7 @@ def _end_offsets(cfg: Config, topics: set[str]) -> dict[str, dict[int, int]] | s
 
     try:
         consumer = KafkaConsumer(**python_settings(cfg), group_id=None, enable_auto_commit=False,
-                                 request_timeout_ms=5000, api_version_auto_timeout_ms=5000)
+                                 request_timeout_ms=5000)
     except KafkaError as exc:
         return f"Kafka at {', '.join(cfg.kafka.bootstrap_servers)} does not answer ({exc})"
     try:
