@@ -8,6 +8,7 @@ A benchmark points a run's ``spark.eventLog.dir`` at a folder of its own and rea
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -15,8 +16,17 @@ from typing import Any
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The events of an event log: one file, or a rolling log's folder of ``events_<n>_<app>`` files."""
+    files = sorted(path.glob("events_*"), key=lambda f: int(f.name.split("_")[1])) if path.is_dir() else [path]
+    events = []
+    for file in files:
+        raw = file.read_bytes()
+        if file.suffix == ".zstd":  # Spark compresses event logs with zstd by default
+            import zstandard
+
+            raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
+        events += [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+    return events
 
 
 def profile(path: Path) -> dict[str, Any]:

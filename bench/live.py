@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from scratch import BENCH_DB, BENCH_STAGE, ScratchTopics
+from scratch import BENCH_DB, ScratchTopics
 
 from jobs.database import Database
 from kos.config import Config
@@ -71,7 +71,7 @@ class LivePipeline:
         self.topics = {kind: topics.new(kind) for kind in ("raw", "parsed", "dl")}
         self.env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_RAW_TOPIC=self.topics["raw"],
                         KOS_KAFKA_PARSED_TOPIC=self.topics["parsed"], KOS_KAFKA_DEAD_LETTER_TOPIC=self.topics["dl"],
-                        KOS_MYSQL_DATABASE=BENCH_DB, KOS_MYSQL_STAGE_DATABASE=BENCH_STAGE,
+                        KOS_MYSQL_DATABASE=BENCH_DB,
                         KOS_SHIPPER_CHECKPOINT_DIR=str(folder / "shipper"), KOS_SHIPPER_SOURCE_ID=source_id,
                         KOS_SPARK_CHECKPOINT_DIR=str(folder / "checkpoints"))
         self.procs: dict[str, subprocess.Popen] = {}

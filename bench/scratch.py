@@ -12,7 +12,7 @@ from kos.config import Config
 from kosctl.stack.mariadb import MariaDBStack, apply_schema
 from kosctl.stack.topics import delete_topics, ensure_topics
 
-BENCH_DB, BENCH_STAGE = "kos_bench", "kos_bench_stage"
+BENCH_DB = "kos_bench"
 
 
 class ScratchTopics:
@@ -44,16 +44,14 @@ def bench_database(cfg: Config) -> tuple[Database, Database]:
     rights they have on the project's database."""
     MariaDBStack(cfg).root_sql("\n".join(
         [f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-         for name in (BENCH_DB, BENCH_STAGE)]
+         for name in (BENCH_DB,)]
         + [f"GRANT {rights} ON {name}.* TO '{user}'@'{host}';"
            for user, rights, name in ((cfg.mysql.user, "ALL PRIVILEGES", BENCH_DB),
-                                      (cfg.mysql.user, "ALL PRIVILEGES", BENCH_STAGE),
                                       (cfg.mysql.load_user, "SELECT, INSERT", BENCH_DB),
-                                      (cfg.mysql.load_user, "ALL PRIVILEGES", BENCH_STAGE),
                                       (cfg.mysql.metrics_user, "SELECT, INSERT, DELETE", BENCH_DB))
            for host in ("127.0.0.1", "localhost")]))
-    owner = dataclasses.replace(Database.from_config(cfg), database=BENCH_DB, stage_database=BENCH_STAGE)
-    loader = dataclasses.replace(Database.from_config(cfg, "load"), database=BENCH_DB, stage_database=BENCH_STAGE)
+    owner = dataclasses.replace(Database.from_config(cfg), database=BENCH_DB)
+    loader = dataclasses.replace(Database.from_config(cfg, "load"), database=BENCH_DB)
     apply_schema(owner)
     return owner, loader
 
@@ -62,5 +60,5 @@ def truncate(db: Database) -> None:
     """Empty process_events and the load ledger."""
     with db.connect() as conn:
         conn.cursor().execute("TRUNCATE TABLE process_events")
-        conn.cursor().execute("TRUNCATE TABLE load_batches")
+        conn.cursor().execute("TRUNCATE TABLE load_ledger")
         conn.commit()

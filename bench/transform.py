@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -148,7 +149,11 @@ def main() -> None:
             if round_:
                 jobs.append(job)
                 singles += [single] if single else []
-        spark_profile = profile(next(event_log.iterdir())) if args.repeat else {}
+        if args.repeat:
+            kept = out / "transform-eventlog"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(next(event_log.iterdir()), kept)
+        spark_profile = profile(kept) if args.repeat else {}
 
     def median(runs: list[dict], key: str) -> float:
         return round(statistics.median(r[key] for r in runs), 2)

@@ -44,6 +44,7 @@ RFC = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]
                  r"(Z|([+-])([0-9]{2}):([0-9]{2}))")
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OUT_OF_RANGE = datetime.min.replace(tzinfo=UTC)  # a stamp whose instant Python's (and protobuf's) range lacks
 PROCESS_EVENT, DEAD_LETTER = "kos.v1.ProcessEvent", "kos.v1.DeadLetter"
 
 
@@ -63,7 +64,10 @@ def rfc3339(stamp: str) -> datetime | None:
                          int((fraction or "0").ljust(6, "0")))
     except ValueError:
         return None
-    return (local - offset).replace(tzinfo=UTC)
+    try:
+        return (local - offset).replace(tzinfo=UTC)
+    except OverflowError:  # beyond year 9999 or before year 1: protobuf's Timestamp cannot hold it
+        return OUT_OF_RANGE
 
 
 def classic(stamp: str, zone: ZoneInfo, year: int | None, read_at: datetime) -> datetime | None:
@@ -103,6 +107,9 @@ def parse(line: bytes, zone: ZoneInfo, year: int | None, read_at: datetime) -> t
     moment = rfc3339(stamp) if stamp[:4].isdigit() else classic(stamp, zone, year, read_at)
     if moment is None:
         return "dead_letter", {"reason": f"invalid timestamp '{stamp}'"}
+    if moment is OUT_OF_RANGE:
+        return "dead_letter", {"reason": f"timestamp outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z "
+                                         f"'{stamp}'"}
     if message.startswith("Started "):
         action, service = "STARTED", message[len("Started "):].removesuffix(".")
     elif ACTIVATED.match(message):

@@ -1,24 +1,30 @@
 """``process_events`` as the load's exactly-once sink: one object owns the whole protocol of a micro-batch.
 
-    records of kos-parsed-os-log ──decode, sort out──▶ dead letters ──▶ kos-dead-letter (first)
-                                                    └─▶ rows + ledger row ──▶ process_events, one transaction
+    records of kos-parsed-os-log ──decode, sort out──▶ each Spark partition, on its executor:
+        its events and its ledger row ──▶ process_events, one transaction (LOAD DATA LOCAL INFILE)
+        its other records ──▶ back to the driver ──▶ kos-dead-letter
 
-A batch whose ledger row ``(query, batch id)`` is in ``load_batches`` was committed before (the job died
-before Spark recorded it): it adds nothing. Any other batch sends its dead letters first (they may repeat,
-never vanish), then goes straight into ``process_events`` with one ``LOAD DATA LOCAL INFILE`` from the
-driver, its ledger row in the same transaction; the origin key skips lines stored already (a line the
-shipper sent twice). A server that refuses LOCAL files gets the batch through a staging table and
-``INSERT ... WHERE NOT EXISTS`` instead (jobs/database.py).
+Each partition of a batch (one Kafka partition's slice of offsets) is written from the executor that decoded
+it, so MariaDB stores one partition while the other cores decode the next: decoding and inserting overlap.
+A partition's rows and its ledger row ``(query, batch id, slice)`` in ``load_ledger`` are committed in one
+transaction; a slice found in the ledger was committed before (the job died before Spark recorded the batch,
+perhaps after some partitions and not others): it adds nothing. The origin key skips lines stored already (a
+line the shipper sent twice). A server that refuses LOCAL files gets the same rows by multi-row
+``INSERT IGNORE`` instead, in the same transaction. The records that are not loadable events come back to the
+driver and go to the dead-letter topic: a batch run again sends them again (dead letters may repeat, never
+vanish).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,34 +32,44 @@ import pyarrow.compute as pc
 from mysql.connector import errors as mysql_errors
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs import messages
-from jobs.database import Database, DatabaseError, create_stage, failing_as, merge_staged, stage_name
+from jobs.database import Database, DatabaseError, failing_as
 from kos import event
 
-__all__ = ["STEPS", "EventsSink", "Written", "load_data_file"]
+__all__ = ["LEDGER", "STEPS", "EventsSink", "Written", "fit_event_columns", "load_data_file"]
 
 log = logging.getLogger(__name__)
 
-LEDGER = "load_batches"
-# The steps of a batch's write, in order, as the sink's ``on_step`` hook hears them (tracing, fault injection):
-# the rows and the ledger row are written but not committed ("written"), or committed ("committed", Spark has
-# not recorded the batch yet); "staged": the staging table holds the rows, nothing is merged.
-STEPS = ("dead-letters-sent", "staged", "written", "committed")
-# Times travel as microseconds since the epoch: mysql-connector-j takes MariaDB for a 5.5 server and would drop
-# the fraction of a timestamp.
+LEDGER = "load_ledger"
+# The steps of a partition's write, in order, as the sink's ``on_step`` hook hears them (tracing, fault
+# injection), on the executor that writes it: its rows and ledger row are written, not committed ("written"), or
+# committed ("committed"; Spark has not recorded the batch yet).
+STEPS = ("written", "committed")
+# Times travel as microseconds since the epoch: exact, and the same for any client's time zone handling.
 _TIMES = tuple(c.name for c in event.EVENT_COLUMNS if c.kind == "timestamp")
 FITTED = tuple(f"{c}_us" if c in _TIMES else c for c in event.NAMES) + ("cut",)  # the rows as the sink writes them
 # MySQL's answers when LOAD DATA LOCAL is not allowed: by the server (local_infile off) or the client library.
 _LOCAL_REFUSED = {1148, 2068, 3948, 3950, 4166}  # 4166: MariaDB's own code
 _DUPLICATE = 1062
+_INSERT_ROWS = 2000  # rows per INSERT IGNORE statement when LOAD DATA LOCAL is refused
+
+# What each partition sends back: its dead letters, and one row of counts.
+_OUTCOME = T.StructType([
+    T.StructField("reason", T.StringType()),
+    T.StructField("record", messages.RECORD),
+    T.StructField("added", T.LongType()),
+    T.StructField("present", T.LongType()),
+    T.StructField("cut", T.LongType()),
+])
 
 
 @dataclass(frozen=True)
 class Written:
     added: int  # rows new in process_events
     cut: int    # events with a value longer than its column, stored cut to fit
-    present: int = 0  # distinct events of the batch that were in process_events already (a replay)
+    present: int = 0  # events of the batch that were in process_events already (a replay, a line sent twice)
     dead_letters: int = 0  # records of the batch that are not loadable events, sent to the dead-letter topic
 
 
@@ -72,27 +88,25 @@ class EventsSink:
         The ``FileDescriptorSet`` the records are decoded with.
     send_dead_letters : callable
         Takes a DataFrame of ``reason`` and ``record`` (the record's value, topic, partition, offset and
-        timestamp) and writes them to the dead-letter topic; called before the batch's rows are committed.
-    spool : pathlib.Path, optional
-        The folder for the batch's LOAD DATA file (default: the system's temporary folder).
+        timestamp) and writes them to the dead-letter topic.
     on_step : callable, optional
-        Called with each step's name as the write reaches it (``STEPS``); the default does nothing.
+        Called on the executor with each step's name as a partition's write reaches it (``STEPS``); the default
+        does nothing. It travels to the executors with the batch's function (cloudpickle).
 
     Examples
     --------
     >>> sink = EventsSink(db, descriptor_set, send_dead_letters=lambda letters: None)
     >>> sink.write(records, "query-1", 0)
     Written(added=2, cut=0, present=0, dead_letters=1)
-    >>> sink.write(records, "query-1", 0)  # the same batch again: found in the ledger
-    Written(added=0, cut=0, present=2, dead_letters=0)
+    >>> sink.write(records, "query-1", 0)  # the same batch again: its slice is in the ledger
+    Written(added=0, cut=0, present=2, dead_letters=1)
     """
 
     def __init__(self, db: Database, descriptor_set: bytes, send_dead_letters: Callable[[DataFrame], None],
-                 spool: Path | None = None, on_step: Callable[[str], None] = _no_step) -> None:
+                 on_step: Callable[[str], None] = _no_step) -> None:
         self.db = db
         self.descriptor_set = descriptor_set
         self.send_dead_letters = send_dead_letters
-        self.spool = Path(spool or tempfile.gettempdir())
         self.on_step = on_step
 
     def write(self, records: DataFrame, query: str, batch_id: int) -> Written:
@@ -102,116 +116,149 @@ class EventsSink:
         Returns
         -------
         Written
-            Rows added, rows cut to fit, events already stored, and dead letters sent.
+            Rows added, rows cut to fit, events stored already, and dead letters sent.
 
         Raises
         ------
         DatabaseError
-            MySQL is unreachable or refused the batch; nothing of it was committed.
+            MySQL is unreachable or refused a partition; what that partition held was not committed.
         """
-        done = self.committed(query, batch_id)
-        if done is not None:
-            return Written(0, 0, done)
-        # One pass over the batch: every record decoded, checked and brought to the driver as Arrow, a loadable
-        # event as its row, any other record as it came.
         sorted_out = messages.sort_out(messages.decode_events(records, self.descriptor_set))
-        table = fit_event_columns(sorted_out, keep=("reason", "record")).toArrow()
-        problems = pc.is_valid(table["reason"])
-        dead = table.filter(problems).select(["reason", "record"])
+        rows = fit_event_columns(sorted_out, keep=("reason", "record", "position"))
+        outcome = rows.mapInArrow(partition_writer(self.db, query, batch_id, self.on_step), _OUTCOME).toArrow()
+        dead = outcome.filter(pc.is_valid(outcome["reason"])).select(["reason", "record"])
         if dead.num_rows:
             self.send_dead_letters(SparkSession.active().createDataFrame(dead))
             log.warning("batch %d: %d records that are not loadable process events went to the dead letters",
                         batch_id, dead.num_rows)
-        self.on_step("dead-letters-sent")
-        written = self.write_rows(table.filter(pc.invert(problems)), query, batch_id)
-        return Written(written.added, written.cut, written.present, dead.num_rows)
-
-    def committed(self, query: str, batch_id: int) -> int | None:
-        """The rows of the batch if the ledger has it (it was committed before, and is said so), else None."""
-        with self.db.connect() as conn, failing_as(f"reading {LEDGER} as {self.db.user}"):
-            cur = conn.cursor()
-            cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s", (query, batch_id))
-            found = cur.fetchone()
-        if found is None:
-            return None
-        log.info("batch %d of %s was committed before (%d rows): nothing to add", batch_id, query, found[0])
-        return int(found[0])
-
-    def write_rows(self, table: pa.Table, query: str, batch_id: int) -> Written:
-        """Write a batch's rows (``fit_event_columns``' columns, on the driver) and its ledger row in one
-        transaction.
-
-        A line twice in the batch (re-shipped after a crash) or stored already is skipped by the
-        origin key: LOAD DATA LOCAL ignores duplicate keys, the staged merge inserts only what is new.
-        """
-        table = table.select(list(FITTED))
-        cut = int(pc.sum(table["cut"]).as_py() or 0)
-        record = (f"INSERT INTO `{LEDGER}` (query, batch_id, `rows`) VALUES (%s, %s, %s)",
-                  [query, batch_id, table.num_rows])
-        try:
-            added = self._load_data(table, batch_id, record)
-        except _LocalRefused as exc:
-            log.warning("the server refuses LOAD DATA LOCAL (%s): batch %d goes through a staging table", exc,
-                        batch_id)
-            added = self._stage_and_merge(table, query, batch_id, record)
-        self.on_step("committed")
+        added, present, cut = (int(pc.sum(outcome[c]).as_py() or 0) for c in ("added", "present", "cut"))
         if cut:
             log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
-        log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, table.num_rows - added)
-        return Written(added, cut, table.num_rows - added)
+        log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, present)
+        return Written(added, cut, present, dead.num_rows)
 
-    def _load_data(self, table: pa.Table, batch_id: int, record: tuple[str, list[object]]) -> int:
-        """The batch's rows (by ``LOAD DATA LOCAL INFILE``) and its ledger row in one transaction; the rows added."""
-        self.spool.mkdir(parents=True, exist_ok=True)
-        spool = self.spool / f"kos-load-{batch_id}.tsv"
-        spool.write_bytes(load_data_file(table))
-        columns = ", ".join("@" + c if c.endswith("_us") else f"`{c}`" for c in table.column_names if c != "cut")
-        times = ", ".join(f"{c} = {_from_micros('@' + c + '_us')}" for c in _TIMES)
-        db = self.db
-        try:
-            with db.connect(local_files=self.spool) as conn:
-                cur = conn.cursor()
-                try:
-                    cur.execute(f"LOAD DATA LOCAL INFILE '{spool}' INTO TABLE process_events CHARACTER SET utf8mb4 "
-                                f"({columns}) SET {times}")
-                    added = max(cur.rowcount, 0)
-                    cur.execute("SHOW WARNINGS")
-                    other = [w for w in cur.fetchall() if w[1] != _DUPLICATE]
-                    if other:
-                        conn.rollback()
-                        raise DatabaseError(f"batch {batch_id} did not load as it is: {other[0][2]} (and "
-                                            f"{len(other) - 1} more warnings); nothing of it was stored")
-                    cur.execute(*record)
-                    self.on_step("written")
-                    conn.commit()
-                except mysql_errors.Error as exc:
-                    conn.rollback()
-                    if exc.errno in _LOCAL_REFUSED:
-                        raise _LocalRefused(exc.msg) from None
-                    raise DatabaseError(f"loading batch {batch_id} into process_events as {db.user} failed: "
-                                        f"{exc.msg}") from None
-        finally:
-            spool.unlink(missing_ok=True)
-        return added
 
-    def _stage_and_merge(self, table: pa.Table, query: str, batch_id: int, record: tuple[str, list[object]]) -> int:
-        """The batch through a staging table (JDBC), merged with its ledger row in one transaction."""
-        db = self.db
-        rows = SparkSession.active().createDataFrame(table).dropDuplicates(list(event.ORIGIN))
-        stage = stage_name(query, batch_id)
-        plain = [c for c in event.NAMES if c not in _TIMES]
-        create_stage(db, stage, f"SELECT {', '.join(plain)} FROM process_events WHERE FALSE",
-                     alter=", ".join([f"ADD COLUMN {c}_us BIGINT NULL" for c in _TIMES]
-                                     + ["ADD COLUMN cut TINYINT NOT NULL DEFAULT 0"]))
-        rows.write.jdbc(db.jdbc_url, f"{db.stage_database}.{stage}", mode="append", properties=db.jdbc_properties)
-        self.on_step("staged")
-        values = [_from_micros(f"{c}_us") if c in _TIMES else c for c in event.NAMES]
-        return merge_staged(db, stage, "process_events", event.NAMES, values, key=event.ORIGIN, also=[record],
-                            on_merged=lambda: self.on_step("written"))
+def partition_writer(db: Database, query: str, batch_id: int, on_step: Callable[[str], None]
+                     ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The function each Spark partition of a batch runs on its executor (``mapInArrow``): its rows and its
+    ledger row in one transaction, its dead letters and counts sent back."""
+    outcome = pa.schema([pa.field("reason", pa.string()),
+                         pa.field("record", pa.struct([pa.field(f.name, _arrow(f.dataType))
+                                                       for f in messages.RECORD.fields])),
+                         pa.field("added", pa.int64()), pa.field("present", pa.int64()), pa.field("cut", pa.int64())])
+
+    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        arrived = [batch for batch in batches if batch.num_rows]
+        if not arrived:
+            return
+        dead, kept = [], []
+        for batch in arrived:
+            problems = pc.is_valid(batch.column("reason"))
+            if pc.any(problems).as_py():
+                dead.append(batch.filter(problems))
+            kept.append(batch.filter(pc.invert(problems)))
+        rows = pa.Table.from_batches(kept).select(list(FITTED))
+        added, present = _store(db, rows, query, batch_id, _slice(arrived[0]), on_step)
+        for letters in dead:
+            nulls = pa.nulls(letters.num_rows, pa.int64())
+            yield pa.RecordBatch.from_arrays([letters.column("reason"), letters.column("record"), nulls, nulls,
+                                              nulls], schema=outcome)
+        counts = {"added": added, "present": present, "cut": int(pc.sum(rows["cut"]).as_py() or 0)}
+        yield pa.RecordBatch.from_pydict({"reason": [None], "record": [None], **{k: [v] for k, v in counts.items()}},
+                                         schema=outcome)
+
+    return write
+
+
+def _arrow(spark_type: T.DataType) -> pa.DataType:
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    return to_arrow_type(spark_type, timezone="UTC")
+
+
+def _slice(first: pa.RecordBatch) -> str:
+    """The partition's place in the batch, from its first rows: its Kafka partition and first offset (one Spark
+    partition of the Kafka source is one Kafka partition's range of offsets, read in order)."""
+    position = first.column("position")
+    return f"{position.field('topic')[0].as_py()}:{position.field('partition')[0].as_py()}:" \
+           f"{pc.min(position.field('offset')).as_py()}"
+
+
+def _store(db: Database, rows: pa.Table, query: str, batch_id: int, slice_: str,
+           on_step: Callable[[str], None]) -> tuple[int, int]:
+    """The partition's rows (``FITTED`` columns) and its ledger row in one transaction: (rows added, rows there
+    already)."""
+    with db.connect(local_files=Path(tempfile.gettempdir())) as conn:
+        cur = conn.cursor()
+        with failing_as(f"reading {LEDGER} as {db.user}"):
+            cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s AND slice = %s",
+                        (query, batch_id, slice_))
+            if cur.fetchone() is not None:
+                log.info("slice %s of batch %d was committed before: nothing to add", slice_, batch_id)
+                return 0, rows.num_rows
+        with failing_as(f"loading batch {batch_id} into process_events as {db.user}", conn):
+            try:
+                added = _load_data(cur, rows, batch_id)
+            except _LocalRefused:
+                added = _insert_rows(cur, rows, batch_id)
+            cur.execute(f"INSERT INTO `{LEDGER}` (query, batch_id, slice, `rows`) VALUES (%s, %s, %s, %s)",
+                        (query, batch_id, slice_, rows.num_rows))
+            on_step("written")
+            conn.commit()
+    on_step("committed")
+    return added, rows.num_rows - added
 
 
 class _LocalRefused(Exception):
     pass
+
+
+def _refuse_warnings(cur: Any, batch_id: int) -> None:
+    """Any warning but a duplicate key refuses the batch: a value MySQL changed is not stored as it came."""
+    cur.execute("SHOW WARNINGS")
+    other = [w for w in cur.fetchall() if w[1] != _DUPLICATE]
+    if other:
+        raise DatabaseError(f"batch {batch_id} did not load as it is: {other[0][2]} (and {len(other) - 1} more "
+                            "warnings); nothing of it was stored")
+
+
+def _load_data(cur: Any, rows: pa.Table, batch_id: int) -> int:
+    """One ``LOAD DATA LOCAL INFILE`` of the rows (duplicates of the origin key skipped); the rows added."""
+    handle, name = tempfile.mkstemp(prefix=f"kos-load-{batch_id}-", suffix=".tsv")
+    try:
+        with os.fdopen(handle, "wb") as spool:
+            spool.write(load_data_file(rows))
+        columns = ", ".join("@" + c if c.endswith("_us") else f"`{c}`" for c in rows.column_names if c != "cut")
+        times = ", ".join(f"{c} = {_from_micros('@' + c + '_us')}" for c in _TIMES)
+        try:
+            cur.execute(f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE process_events CHARACTER SET utf8mb4 "
+                        f"({columns}) SET {times}")
+        except mysql_errors.Error as exc:
+            if exc.errno in _LOCAL_REFUSED:
+                log.warning("the server refuses LOAD DATA LOCAL (%s): batch %d goes in by INSERT", exc.msg, batch_id)
+                raise _LocalRefused from None
+            raise
+        added = max(cur.rowcount, 0)
+        _refuse_warnings(cur, batch_id)
+        return added
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _insert_rows(cur: Any, rows: pa.Table, batch_id: int) -> int:
+    """The rows by multi-row ``INSERT IGNORE`` (duplicates of the origin key skipped); the rows added."""
+    names = [c for c in rows.column_names if c != "cut"]
+    columns = ", ".join(f"`{c.removesuffix('_us')}`" for c in names)
+    values = ", ".join(_from_micros("%s") if c.endswith("_us") else "%s" for c in names)
+    added = 0
+    with failing_as(f"inserting batch {batch_id} into process_events"):
+        listed = rows.select(names).to_pylist()
+        for start in range(0, len(listed), _INSERT_ROWS):
+            chunk = [tuple(r.values()) for r in listed[start:start + _INSERT_ROWS]]
+            cur.executemany(f"INSERT IGNORE INTO process_events ({columns}) VALUES ({values})", chunk)
+            added += max(cur.rowcount, 0)
+            _refuse_warnings(cur, batch_id)
+    return added
 
 
 def fit_event_columns(events: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:

@@ -81,10 +81,14 @@ class StreamingJob:
         One line for ``--help``.
     source : callable
         The topic the job reads, from the config.
-    batches : callable
-        Given the JobContext, the function each micro-batch runs (``Batch``).
     summary : callable
         The job's part of the summary line, from the tally of its batches' counts.
+    batches : callable, optional
+        Given the JobContext, the function each micro-batch runs (``Batch``, through ``foreachBatch``).
+    records : callable, optional
+        Instead of ``batches``: given the JobContext and the stream, the Kafka records to write (``key``,
+        ``value``, ``headers``, ``topic``), straight into Spark's Kafka sink: no plan is built per batch. Their
+        counts come from ``DataFrame.observe`` under the job's name, added up batch by batch.
     writes : tuple of (StructType, str)
         The structs the job encodes and their messages: checked before the query starts.
     arguments : callable, optional
@@ -102,8 +106,8 @@ class StreamingJob:
 
     >>> counting = StreamingJob(
     ...     name="count", description="Counts records.", source=lambda cfg: topic,
-    ...     batches=lambda job: lambda batch, batch_id: {"seen": batch.count()},
-    ...     summary=lambda tally: f"{tally['seen']} seen")
+    ...     summary=lambda tally: f"{tally['seen']} seen",
+    ...     batches=lambda job: lambda batch, batch_id: {"seen": batch.count()})
     >>> run_job(counting, ["--available-now"])
     kos-count: 3 records, 3 seen in 1 batches, ... s (available-now)
     0
@@ -112,8 +116,9 @@ class StreamingJob:
     name: str
     description: str
     source: Callable[[kos_config.Config], str]
-    batches: Callable[[JobContext], Batch]
     summary: Callable[[Counter[str]], str]
+    batches: Callable[[JobContext], Batch] | None = None
+    records: Callable[[JobContext, DataFrame], DataFrame] | None = None
     writes: tuple[tuple[T.StructType, str], ...] = ()
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
     check: Callable[[kos_config.Config, argparse.Namespace], dict[str, Any]] = _no_check
@@ -160,28 +165,46 @@ def run_job(job: StreamingJob, argv: list[str] | None = None) -> int:
     joined = SparkSession.getActiveSession() is not None  # a session this process had: left running
     spark = spark_session(job.app, cfg)
     context = JobContext(cfg, args, spark, descriptor_set, job.app, state)
-    tally: Counter[str] = Counter()
-    batches = 0
+    counted: dict[int, dict[str, int]] = {}  # batch id -> what it did
     trigger = streaming.Trigger.from_arguments(args)
     checkpoints = cfg.path(cfg.spark.checkpoint_dir)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    listener = ProgressLogger(_StatusFile(status_path(checkpoints, job.name), spark).batch)
+    status = _StatusFile(status_path(checkpoints, job.name), spark)
+
+    def observed(progress: dict[str, Any]) -> None:
+        """A Kafka-sink job's counts come with its batches' progress."""
+        if job.records is not None and progress.get("numInputRows"):
+            found = (progress.get("observedMetrics") or {}).get(job.name) or {}
+            # A Row in the query's recentProgress, a dict in a listener's (JSON) progress.
+            counted[progress["batchId"]] = found.asDict() if hasattr(found, "asDict") else dict(found)
+
+    def on_progress(progress: dict[str, Any]) -> None:
+        status.batch(progress)
+        observed(progress)
+
+    listener = ProgressLogger(on_progress)
     try:
         log.info("protobuf functions: %s", "Spark's connector" if implementation(spark) == "spark" else "KOS's")
         for struct, message in job.writes:
             check_encodable(struct, message, binaryDescriptorSet=descriptor_set)
         spark.streams.addListener(listener)
-        work = job.batches(context)
-
-        def process(batch: DataFrame, batch_id: int) -> None:
-            nonlocal batches
-            tally.update(work(batch, batch_id))
-            batches += 1
-
+        stream = job.query(context, streaming.read_topic(spark, cfg, job.source(cfg)))
         started = time.monotonic()
-        query = streaming.run(job.query(context, streaming.read_topic(spark, cfg, job.source(cfg))), job.app,
-                              checkpoints / job.name, trigger, process, job.output_mode)
+        if job.records is not None:
+            query = streaming.run(job.records(context, stream), job.app, checkpoints / job.name, trigger,
+                                  sink=streaming.kafka_sink(cfg))
+        else:
+            assert job.batches is not None, f"{job.name} has neither batches nor records"
+            work = job.batches(context)
+
+            def process(batch: DataFrame, batch_id: int) -> None:
+                counted[batch_id] = dict(work(batch, batch_id))
+
+            query = streaming.run(stream, job.app, checkpoints / job.name, trigger, process, job.output_mode)
         seconds = time.monotonic() - started
+        for progress in query.recentProgress:  # batches whose progress the listener has not had yet
+            if progress["batchId"] not in counted:
+                observed(progress)
         records = streaming.input_rows(query)
         times = streaming.batch_times(query)
     except KosError as exc:
@@ -190,6 +213,10 @@ def run_job(job: StreamingJob, argv: list[str] | None = None) -> int:
         spark.streams.removeListener(listener)
         if not joined:
             spark.stop()
+    tally: Counter[str] = Counter()
+    for counts in counted.values():
+        tally.update(counts)
+    batches = len(counted)
     line = f"{records} records, {job.summary(tally)} in {batches} batches, {seconds:.2f} s ({trigger})"
     write_summary(args.summary, {"job": job.name, "line": line, "records": records, **tally, "batches": batches,
                                  "seconds": seconds, "trigger": str(trigger), **times})

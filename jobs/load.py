@@ -4,10 +4,10 @@
         jobs/load.py [--available-now | --processing-time '10 seconds']
 
 Each micro-batch goes to the sink (jobs/events_sink.py): decoded with ``from_protobuf`` (PERMISSIVE: bytes
-that do not decode give null, never a failed query), every record that is not a loadable event out as a
-``kos.v1.DeadLetter`` with the reason and its bytes on ``kos-dead-letter``, then the events into
-``process_events`` as the load account with the batch's ledger row in the same transaction, so a batch run
-again after a crash adds nothing. The checkpoint is ``[spark] checkpoint_dir/load``.
+that do not decode give null, never a failed query), each Spark partition's events into ``process_events``
+from its executor as the load account with its ledger row in the same transaction (so a batch run again after a
+crash adds nothing), and every record that is not a loadable event as a ``kos.v1.DeadLetter`` with the reason
+and its bytes on ``kos-dead-letter``. The checkpoint is ``[spark] checkpoint_dir/load``.
 
 ``--conf spark.kos.load.onStep=MODULE:FUNCTION`` hands each step of a batch's write to a function of yours
 (``jobs.events_sink.STEPS``): for tracing, or to inject faults.
@@ -53,17 +53,13 @@ def step_hook(name: str) -> Callable[[str], None] | None:
 
 def batches(job: JobContext) -> Batch:
     cfg = job.cfg
-    spool = cfg.state_dir / "load"
-    for left in spool.glob("kos-load-*.tsv"):  # of an attempt killed while it loaded: its batch runs again
-        left.unlink()
 
     def send_dead_letters(problems: DataFrame) -> None:
         streaming.write_records(messages.kafka_records(messages.dead_letters(problems), messages.DEAD_LETTER,
                                                        cfg.kafka.dead_letter_topic, job.descriptor_set), cfg)
 
     hook = step_hook(job.spark.conf.get(ON_STEP, "") or "")
-    sink = EventsSink(job.state["db"], job.descriptor_set, send_dead_letters, spool,
-                      **({"on_step": hook} if hook else {}))
+    sink = EventsSink(job.state["db"], job.descriptor_set, send_dead_letters, **({"on_step": hook} if hook else {}))
 
     def process(batch: DataFrame, batch_id: int) -> dict[str, int]:
         written = sink.write(batch, job.query_id(), batch_id)

@@ -3,7 +3,7 @@
 
     parsed lines --transform_records--> ProcessEvent records for kos-parsed-os-log,
                                         DeadLetter records for kos-dead-letter
-    kos-parsed-os-log --decode_events--> events --sort_out--> the sink's rows (jobs/events_table.py)
+    kos-parsed-os-log --decode_events--> events --sort_out--> the sink's rows (jobs/events_sink.py)
                                                           --> problems --dead_letters--> DeadLetter structs
                                                               --kafka_records--> kos-dead-letter
 
@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 from jobs.protobuf import from_protobuf, to_protobuf
 from kos import event
 
-__all__ = ["DEAD_LETTER", "DEAD_LETTER_SCHEMA", "LOAD_OPTIONS", "PROCESS_EVENT", "PROCESS_EVENT_SCHEMA",
+__all__ = ["DEAD_LETTER", "DEAD_LETTER_SCHEMA", "LOAD_OPTIONS", "PROCESS_EVENT", "PROCESS_EVENT_SCHEMA", "RECORD",
            "RESTART_STORM", "RESTART_STORM_SCHEMA", "TYPE_HEADER", "dead_letters", "decode_events", "kafka_records",
            "sort_out", "to_send", "transform_records"]
 
@@ -57,6 +57,12 @@ def _schema() -> T.StructType:
 PROCESS_EVENT_SCHEMA = _schema()
 ORIGIN = PROCESS_EVENT_SCHEMA["origin"].dataType
 KAFKA_RECORD = PROCESS_EVENT_SCHEMA["raw"].dataType
+# A record of the parsed topic as it came, for its dead letter.
+RECORD = T.StructType([
+    T.StructField("value", T.BinaryType()), T.StructField("topic", T.StringType()),
+    T.StructField("partition", T.IntegerType()), T.StructField("offset", T.LongType()),
+    T.StructField("timestamp", T.TimestampType()),
+])
 RESTART_STORM = "kos.v1.RestartStorm"
 RESTART_STORM_SCHEMA = T.StructType([
     T.StructField("host", T.StringType()), T.StructField("service", T.StringType()),
@@ -181,15 +187,17 @@ def _problem(decoded: DataFrame) -> Column:
 
 
 def sort_out(decoded: DataFrame) -> DataFrame:
-    """Each record of ``decode_events``' output once, in one pass: ``reason`` null and the sink's row columns
-    (jobs/events_table.py) for a loadable event; for any other record the ``reason`` and the ``record`` it came in
-    (value and Kafka position, what ``dead_letters`` needs), with the row columns null."""
+    """Each record of ``decode_events``' output once, in one pass: ``reason`` null and the event row's columns
+    (kos/event.py) for a loadable event; for any other record the ``reason`` and the ``record`` it came in (value
+    and Kafka position, what ``dead_letters`` needs), with the row columns null; for every record its
+    ``position`` in the parsed topic (topic, partition, offset)."""
     e, reason = F.col("event"), _problem(decoded)
     loadable, dead = reason.isNull(), reason.isNotNull()
     row = {c.name: _field(e, c.field) for c in event.EVENT_COLUMNS}
     record = F.struct("value", "topic", "partition", "offset", "timestamp")
     return decoded.select(reason.alias("reason"), *(F.when(loadable, c).alias(name) for name, c in row.items()),
-                          F.when(dead, record).alias("record"))
+                          F.when(dead, record).alias("record"), F.struct("topic", "partition", "offset")
+                          .alias("position"))
 
 
 def _field(message: Column, path: str) -> Column:

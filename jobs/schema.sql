@@ -27,16 +27,22 @@ CREATE TABLE IF NOT EXISTS process_events (
     KEY by_process (process)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- The load job's ledger: one row per micro-batch written into process_events, in the same transaction as its
--- rows, so that a batch run again after a crash (Spark had not recorded it) is known and adds nothing.
+-- The load job's ledger: one row per slice of a micro-batch (a Kafka partition's range of offsets, written by
+-- one executor), committed in the same transaction as the slice's rows, so that a batch run again after a
+-- crash (Spark had not recorded it, perhaps some slices were committed and others not) adds nothing twice.
 -- query is the streaming query's id, which a new checkpoint changes.
-CREATE TABLE IF NOT EXISTS load_batches (
-    query        VARCHAR(64) NOT NULL,
-    batch_id     BIGINT      NOT NULL,
-    `rows`       BIGINT      NOT NULL,
-    committed_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-    PRIMARY KEY (query, batch_id)
+CREATE TABLE IF NOT EXISTS load_ledger (
+    query        VARCHAR(64)  NOT NULL,
+    batch_id     BIGINT       NOT NULL,
+    slice        VARCHAR(300) NOT NULL,
+    `rows`       BIGINT       NOT NULL,
+    committed_at DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (query, batch_id, slice)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The ledger of the load before it wrote batches slice by slice; a batch it recorded that runs again finds
+-- its lines by their origin key instead.
+DROP TABLE IF EXISTS load_batches;
 
 -- Tables made by an earlier KOS get the columns added since.
 ALTER TABLE process_events ADD COLUMN IF NOT EXISTS raw_timestamp DATETIME(6) NULL AFTER kafka_offset;

@@ -46,7 +46,10 @@ def job_conf(cfg: Config, submitted: dict[str, str]) -> dict[str, str]:
     }
     if is_local(submitted.get("spark.master", "local[*]")):
         # Driver RPC and block manager on the stack's host; the UI follows SPARK_LOCAL_IP (conf/spark).
-        wanted.update({"spark.driver.bindAddress": cfg.stack.host, "spark.driver.host": cfg.stack.host})
+        wanted.update({"spark.driver.bindAddress": cfg.stack.host, "spark.driver.host": cfg.stack.host,
+                       # The Python workers are forked from a daemon that has imported what the UDFs use; KOS is
+                       # installed where a local master's workers run (on a cluster, only if the executors have it).
+                       "spark.python.daemon.module": "jobs.worker_daemon"})
     return {key: value for key, value in wanted.items() if key not in submitted}
 
 

@@ -26,7 +26,8 @@ from kos.config import Config
 from kos.errors import KosError, raised_in
 from kos.kafka_client import spark_options
 
-__all__ = ["QueryFailed", "Trigger", "batch_times", "cause", "input_rows", "read_topic", "run", "write_records"]
+__all__ = ["QueryFailed", "Trigger", "batch_times", "cause", "input_rows", "kafka_sink", "read_topic", "run",
+           "write_records"]
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,16 @@ def write_records(records: DataFrame, cfg: Config) -> None:
     records.write.format("kafka").options(**spark_options(cfg)).save()
 
 
+def kafka_sink(cfg: Config) -> dict[str, str]:
+    """Options of Spark's Kafka sink for records with a ``topic`` column."""
+    return spark_options(cfg)
+
+
 def run(stream: DataFrame, name: str, checkpoint: Path, trigger: Trigger,
-        process: Callable[[DataFrame, int], None], output_mode: str = "append") -> StreamingQuery:
-    """Run ``process`` on each micro-batch of ``stream`` until the trigger is done or SIGTERM/SIGINT arrives.
+        process: Callable[[DataFrame, int], None] | None = None, output_mode: str = "append",
+        sink: dict[str, str] | None = None) -> StreamingQuery:
+    """Run ``process`` on each micro-batch of ``stream`` (or write the stream's Kafka records with ``sink``'s
+    options) until the trigger is done or SIGTERM/SIGINT arrives.
 
     A query that fails raises QueryFailed with one line: a KOS error raised in a batch (on the driver, or in a
     task, found in Spark's text by the error's class), a checkpoint whose Kafka offsets the topic no longer has,
@@ -94,14 +102,23 @@ def run(stream: DataFrame, name: str, checkpoint: Path, trigger: Trigger,
     raised: list[KosError] = []
 
     def guarded(batch: DataFrame, batch_id: int) -> None:
+        assert process is not None
         try:
             process(batch, batch_id)
         except KosError as exc:
             raised.append(exc)
             raise
 
-    query = (stream.writeStream.queryName(name).foreachBatch(guarded).outputMode(output_mode)
-             .option("checkpointLocation", str(checkpoint)).trigger(**trigger.options()).start())
+    writer = stream.writeStream.queryName(name).outputMode(output_mode).option("checkpointLocation", str(checkpoint))
+    if process is not None:
+        writer = writer.foreachBatch(guarded)
+    else:
+        writer = writer.format("kafka").options(**(sink or {}))
+        if trigger.interval is not None:
+            # Offsets and commits logged in the background, not between batches (Kafka sink only): a restart
+            # after a crash may send up to a second of batches again, which the load's origin key absorbs.
+            writer = writer.option("asyncProgressTrackingEnabled", "true")
+    query = writer.trigger(**trigger.options()).start()
 
     def stop(signum: int, _frame: object) -> None:
         log.info("%s received: stopping %s; the unfinished batch is run again at the next start",

@@ -5,8 +5,9 @@
 
 Reads ``kos-raw-os-log`` (from the checkpoint, else from the earliest record), keeps the candidate
 lines and parses them (jobs/parsing.py), and writes each event as a ``kos.v1.ProcessEvent`` to
-``kos-parsed-os-log`` and each unparseable candidate as a ``kos.v1.DeadLetter`` to
-``kos-dead-letter``, keyed by the line's origin. The checkpoint is ``[spark] checkpoint_dir/transform``.
+``kos-parsed-os-log`` and each unparseable candidate as a ``kos.v1.DeadLetter`` to ``kos-dead-letter``,
+keyed by the line's origin, through Spark's Kafka sink: the query's plan is made once, not per batch,
+and its counts come with each batch's progress. The checkpoint is ``[spark] checkpoint_dir/transform``.
 A batch run again after a crash writes the same records again; the load stores each origin once.
 """
 
@@ -20,9 +21,9 @@ from collections import Counter
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs import messages, streaming
-from jobs.job import Batch, JobContext, StreamingJob, run_job
-from jobs.parsing import STATUSES, candidate_lines, parse_lines
+from jobs import messages
+from jobs.job import JobContext, StreamingJob, run_job
+from jobs.parsing import candidate_lines, parse_lines
 from kos.config import Config
 
 __all__ = ["TRANSFORM", "main", "output_records", "parsed_records"]
@@ -40,25 +41,13 @@ def output_records(parsed: DataFrame, cfg: Config, descriptor_set: bytes) -> Dat
     return messages.transform_records(parsed, cfg.kafka.parsed_topic, cfg.kafka.dead_letter_topic, descriptor_set)
 
 
-def batches(job: JobContext) -> Batch:
-    args = job.args
-
-    def process(batch: DataFrame, batch_id: int) -> dict[str, int]:
-        # Parsed and encoded once: the records are kept for the count after the write.
-        records = output_records(parsed_records(batch, args.time_zone, args.year), job.cfg, job.descriptor_set)
-        records = records.persist()
-        try:
-            streaming.write_records(messages.to_send(records), job.cfg)
-            # A global aggregate, not a groupBy: no shuffle into spark.sql.shuffle.partitions tasks per batch.
-            totals = records.agg(*(F.count_if(F.col("status") == s).alias(s) for s in STATUSES)).collect()[0]
-        finally:
-            records.unpersist()
-        counts = {"candidates": sum(totals), "events": totals["event"], "dead_letters": totals["dead_letter"]}
-        log.info("batch %d: %d candidate lines, %d events, %d dead letters", batch_id, counts["candidates"],
-                 counts["events"], counts["dead_letters"])
-        return counts
-
-    return process
+def records(job: JobContext, stream: DataFrame) -> DataFrame:
+    """The Kafka records of the raw stream, counted (``DataFrame.observe``) as they go to Spark's Kafka sink."""
+    found = output_records(parsed_records(stream, job.args.time_zone, job.args.year), job.cfg, job.descriptor_set)
+    counted = found.observe(TRANSFORM.name, F.count(F.lit(1)).alias("candidates"),
+                            F.count_if(F.col("status") == "event").alias("events"),
+                            F.count_if(F.col("status") == "dead_letter").alias("dead_letters"))
+    return messages.to_send(counted)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +61,7 @@ def summary(tally: Counter[str]) -> str:
 
 TRANSFORM = StreamingJob(
     name="transform", description="Raw syslog records to process events.", source=lambda cfg: cfg.kafka.raw_topic,
-    batches=batches, summary=summary, arguments=arguments,
+    records=records, summary=summary, arguments=arguments,
     writes=((messages.PROCESS_EVENT_SCHEMA, messages.PROCESS_EVENT), (messages.DEAD_LETTER_SCHEMA,
                                                                        messages.DEAD_LETTER)),
 )

@@ -167,8 +167,6 @@ class MysqlConfig(_Section):
     user: str = "kos"
     password_file: str = ".kos/secrets/mysql-password"
     password: str = field(default="", repr=False)
-    # Staging tables of the load job's batches live in their own database.
-    stage_database: str = "kos_stage"
     # Least privilege: the load job may only add events, the metrics job only read them.
     load_user: str = "kos_load"
     load_password_file: str = ".kos/secrets/mysql-kos_load-password"

@@ -112,13 +112,10 @@ def db(cfg: kos_config.Config, mariadb: MariaDBStack):
     apply_schema(database)
     with database.connect() as conn:
         cur = conn.cursor()
-        for table in ("process_events", "load_batches", "metrics_runs", "metrics_top_services",
+        for table in ("process_events", "load_ledger", "metrics_runs", "metrics_top_services",
                       "metrics_top_processes", "metrics_starts_per_bucket", "live_starts", "live_late",
                       "process_alerts", "live_batches"):
             cur.execute(f"DELETE FROM {table}")
-        cur.execute(f"SHOW TABLES FROM `{database.stage_database}`")
-        for (stage,) in cur.fetchall():
-            cur.execute(f"DROP TABLE `{database.stage_database}`.`{stage}`")
         conn.commit()
     return database
 

@@ -97,15 +97,14 @@ class MariaDBStack:
     def _bootstrap(self) -> None:
         """Databases, the schema and the accounts, each with only the rights its job needs."""
         m = self.config.mysql
-        db, stage = m.database, m.stage_database
+        db = m.database
         metrics_tables = ("metrics_runs", "metrics_top_services", "metrics_top_processes",
                           "metrics_starts_per_bucket")
         live_tables = ("live_starts", "live_late", "process_alerts")
         grants = {
-            "owner": [f"ALL PRIVILEGES ON `{db}`.*", f"ALL PRIVILEGES ON `{stage}`.*"],
+            "owner": [f"ALL PRIVILEGES ON `{db}`.*"],
             # Adds events; it can neither change nor delete one.
-            "load": [f"SELECT, INSERT ON `{db}`.process_events", f"SELECT, INSERT ON `{db}`.load_batches",
-                     f"SELECT, INSERT, DELETE, CREATE, DROP, ALTER ON `{stage}`.*"],
+            "load": [f"SELECT, INSERT ON `{db}`.process_events", f"SELECT, INSERT ON `{db}`.load_ledger"],
             "metrics": [f"SELECT ON `{db}`.process_events",
                         *(f"SELECT, INSERT, DELETE ON `{db}`.{table}" for table in metrics_tables),
                         *(f"SELECT ON `{db}`.{table}" for table in live_tables)],
@@ -114,7 +113,7 @@ class MariaDBStack:
                      f"SELECT, INSERT ON `{db}`.live_batches"],
         }
         sql = [f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-               for name in (db, stage)]
+               for name in (db,)]
         sql += [f"USE `{db}`;", SCHEMA.read_text()]
         for role, rights in grants.items():
             user = self.config.mysql_settings(role)[0]
