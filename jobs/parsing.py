@@ -52,6 +52,9 @@ _MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 REASON_NO_HEADER = "no 'TIMESTAMP HOST TAG:' prefix"
 REASON_BAD_TIME = "invalid timestamp"
 REASON_EMPTY_SERVICE = "empty service name"
+# A time protobuf's Timestamp cannot hold (an RFC 3339 stamp such as 9999-12-31T23:59:59-12:00 is in year 10000).
+REASON_TIME_RANGE = "timestamp outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+_TIME_RANGE_MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
 # What parse_lines says of each candidate line (its ``status`` column).
 STATUSES = ("event", "not_event", "dead_letter")
 
@@ -256,12 +259,15 @@ def parse_lines(lines: DataFrame, time_zone: str = "UTC", year: int | None = Non
     parsed = timed.select(
         *lines.columns, "_stamp", "host", "process", "pid", "action",
         F.when(F.col("action").isNotNull(), service).alias("service"),
-        _event_time(F.col("_stamp"), time_zone, year).alias("event_time"),
+        _event_time(F.col("_stamp"), time_zone, year).alias("_instant"),
     )
+    instant = F.col("_instant")
+    in_range = instant.between(*(F.timestamp_micros(F.lit(m)) for m in _TIME_RANGE_MICROS))
     reason = (F.when(F.col("_stamp").isNull(), F.lit(REASON_NO_HEADER))
-              .when(F.col("event_time").isNull(), F.concat(F.lit(f"{REASON_BAD_TIME} '"), "_stamp", F.lit("'")))
+              .when(instant.isNull(), F.concat(F.lit(f"{REASON_BAD_TIME} '"), "_stamp", F.lit("'")))
+              .when(~in_range, F.concat(F.lit(f"{REASON_TIME_RANGE} '"), "_stamp", F.lit("'")))
               .when(F.col("action").isNotNull() & (F.col("service") == ""), F.lit(REASON_EMPTY_SERVICE)))
-    judged = parsed.select("*", reason.alias("reason"))
+    judged = parsed.select("*", F.when(in_range, instant).alias("event_time"), reason.alias("reason"))
     status = (F.when(F.col("reason").isNotNull(), F.lit("dead_letter"))
               .when(F.col("action").isNull(), F.lit("not_event"))
               .otherwise(F.lit("event")))

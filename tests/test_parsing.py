@@ -84,6 +84,11 @@ def test_lines_that_are_not_candidates_never_reach_the_parser(spark):
     ("Feb 24 20:29:42 host systemd[1]: Started .", "empty service name"),
     ("Feb 24 20:29:42 ho\x01st systemd[1]: Started X.", "no 'TIMESTAMP HOST TAG:' prefix"),
     ("Feb 24 20:29:42 host dbus-daemon[2]: [system] Successfully activated service ''", "empty service name"),
+    # Valid RFC 3339 whose instant protobuf's Timestamp cannot hold (10000-01-01T11:59:59Z, 0000-12-31T11:00:00Z).
+    ("9999-12-31T23:59:59-12:00 h systemd[1]: Started X.",
+     "timestamp outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z '9999-12-31T23:59:59-12:00'"),
+    ("0001-01-01T00:00:00+13:00 h systemd[1]: Started X.",
+     "timestamp outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z '0001-01-01T00:00:00+13:00'"),
 ])
 def test_dead_letters_carry_the_reason(spark, line, reason):
     row = one(spark, line)

@@ -173,8 +173,13 @@ def test_other_schema_versions_decode(spark, test_set):
 @pytest.mark.parametrize(("value", "why"), [
     (b"\x0a\x05ab", "the bytes do not parse"),  # truncated: a 5-byte field with 2 bytes
     (b"\xff\xff\xff\xff", "the bytes do not parse"),
-    (b"\x70\x05", "field number 14 arrived with another wire type"),  # text (a string) written as a varint
+    (b"\x70\x05", "field number 14 of kostest.AllTypes arrived with another wire type"),  # text as a varint
     (b"\xba\x01\x0b\x08\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", "kostest.AllTypes.at holds a Timestamp out of range"),
+    # The same rule at every depth: inner.name, inners[0].count, by_id[1].name and at.seconds with the wrong type.
+    (b"\x8a\x01\x02\x08\x05", "field number 1 of kostest.Inner arrived with another wire type"),
+    (b"\xa2\x01\x03\x12\x01x", "field number 2 of kostest.Inner arrived with another wire type"),
+    (b"\xb2\x01\x06\x08\x01\x12\x02\x08\x05", "field number 1 of kostest.Inner arrived with another wire type"),
+    (b"\xba\x01\x03\x0a\x01\x00", "field number 1 of google.protobuf.Timestamp arrived with another wire type"),
 ])
 def test_malformed_bytes_fail_fast_or_give_null(spark, test_set, value, why):
     data = spark.createDataFrame([(bytearray(value),), (None,)], "v binary")
@@ -183,6 +188,14 @@ def test_malformed_bytes_fail_fast_or_give_null(spark, test_set, value, why):
     assert [r.m for r in permissive] == [None, None]
     with pytest.raises(Exception, match=f"malformed kostest.AllTypes record: {why}"):
         data.select(from_protobuf("v", "kostest.AllTypes", str(test_set))).collect()
+
+
+def test_fields_of_a_newer_schema_are_skipped_at_every_depth(spark, test_set):
+    # inner { name: "a", field 9: 5 } then field 40: "x", both unknown to this schema.
+    value = b"\x8a\x01\x05\x0a\x01a\x48\x05\xc2\x02\x01x"
+    data = spark.createDataFrame([(bytearray(value),)], "v binary")
+    row = data.select(from_protobuf("v", "kostest.AllTypes", str(test_set)).alias("m")).collect()[0].m
+    assert (row.inner["name"], row.inner["count"], row.text) == ("a", None, None)
 
 
 @pytest.mark.parametrize(("columns", "message"), [
@@ -211,6 +224,38 @@ def test_fields_match_by_name_in_any_case_and_enum_names_are_checked(spark, test
     wrong = spark.createDataFrame([("PURPLE",)], "colour string")
     with pytest.raises(Exception, match="'PURPLE' is not a value of kostest.AllTypes.Colour"):
         wrong.select(to_protobuf(F.struct("colour"), "kostest.AllTypes", str(test_set))).collect()
+
+
+def test_enums_may_be_written_as_their_numbers_known_ones_only(spark, test_set):
+    rows = spark.createDataFrame([(2,)], "colour int")
+    encoded = rows.select(to_protobuf(F.struct("colour"), "kostest.AllTypes", str(test_set)).alias("v"))
+    assert encoded.collect()[0].v == b"\x80\x01\x02"  # field 16, varint 2
+    assert encoded.select(from_protobuf("v", "kostest.AllTypes", str(test_set)).alias("m")).collect()[0].m.colour \
+        == "GREEN"
+    wrong = spark.createDataFrame([(7,)], "colour int")
+    with pytest.raises(Exception, match=re.escape("7 is not a number of kostest.AllTypes.Colour (field "
+                                                  "kostest.AllTypes.colour; numbers: 0, 1, 2)")):
+        wrong.select(to_protobuf(F.struct("colour"), "kostest.AllTypes", str(test_set))).collect()
+
+
+@pytest.mark.parametrize(("column", "message"), [
+    # 9999-12-31T23:59:59-12:00, the last second of protobuf's range plus 12 hours
+    ("timestamp_micros(253402300799000000 + 43200000000) AS at",
+     "kostest.AllTypes.at cannot hold 10000-01-01T11:59:59.000000Z: a google.protobuf.Timestamp holds seconds "
+     "from -62135596800 to 253402300799"),
+    ("timestamp_micros(-62135596800000001) AS at", "kostest.AllTypes.at cannot hold "
+     "0000-12-31T23:59:59.999999Z"),
+    ("INTERVAL '3660000' DAY AS took", "kostest.AllTypes.took cannot hold a duration of "
+     "316224000000000000 microseconds: a google.protobuf.Duration holds seconds from -315576000000 to 315576000000"),
+])
+def test_times_beyond_protobufs_range_are_refused_naming_the_field(spark, test_set, column, message):
+    rows = spark.range(1).selectExpr(column)
+    with pytest.raises(Exception, match=re.escape(message)):
+        rows.select(to_protobuf(F.struct(*rows.columns), "kostest.AllTypes", str(test_set))).collect()
+    last = spark.range(1).select(F.timestamp_micros(F.lit(253_402_300_799_999_999)).alias("at"))
+    back = last.select(to_protobuf(F.struct("at"), "kostest.AllTypes", str(test_set)).alias("v")) \
+        .select(from_protobuf("v", "kostest.AllTypes", str(test_set)).alias("m")).collect()[0].m.at
+    assert back == datetime(9999, 12, 31, 23, 59, 59, 999999)
 
 
 def test_proto2_defaults_and_required_fields(spark, test_set):

@@ -117,8 +117,7 @@ class Decoder:
                 messages = list(map(self.message_class.FromString, values))
             except (DecodeError, TypeError):
                 messages = self._parse_one_by_one(values, problems, empty)
-            if any(map(len, map(UnknownFieldSet, messages))):
-                self._check_unknown_fields(messages, problems)
+            self._check_unknown_fields(data, messages, problems)
             children = self._children(messages, np.arange(len(values)), problems)
         if problems.bad.any() and self.options.mode == "FAILFAST":
             raise ProtobufError(f"malformed {name} record: {problems.first} (mode FAILFAST; "
@@ -141,14 +140,47 @@ class Decoder:
                 messages.append(empty)
         return messages
 
-    def _check_unknown_fields(self, messages: list[Any], problems: Problems) -> None:
-        """A field number of the schema that arrived with another wire type (Spark's connector refuses those too);
-        fields of a newer schema are simply skipped."""
-        for row, message in enumerate(messages):
-            clash = sorted({f.field_number for f in UnknownFieldSet(message)} & self._numbers)
+    def _check_unknown_fields(self, data: pa.Array, messages: list[Any], problems: Problems) -> None:
+        """A field number of the schema that arrived with another wire type, at any depth, marks its row (Spark's
+        connector refuses those at the top level only); fields of a newer schema are simply skipped.
+
+        Unknown fields are dropped (the readers never look at them) and a row whose message is then smaller than
+        its bytes is parsed again and walked (as is, rarely, a value encoded in a non-canonical way)."""
+        list(map(_DISCARD_UNKNOWN, messages))
+        sizes = np.fromiter(map(_BYTE_SIZE, messages), dtype=np.int64, count=len(messages))
+        lengths = np.asarray(pc.fill_null(pc.binary_length(data), 0), dtype=np.int64)
+        for row in np.flatnonzero((sizes != lengths) & ~problems.bad):
+            clash = _clashing_field(self.message_class.FromString(data[int(row)].as_py()))
             if clash:
-                problems.mark(np.array([row]), f"field number {clash[0]} arrived with another wire type than the "
-                                               "schema gives it (written with another schema?)")
+                problems.mark(np.array([row]), f"{clash} arrived with another wire type than the schema gives it "
+                                               "(written with another schema?)")
+
+
+_DISCARD_UNKNOWN = methodcaller("DiscardUnknownFields")
+_BYTE_SIZE = methodcaller("ByteSize")
+
+
+def _clashing_field(message: Any) -> str | None:
+    """The first field, at any depth of ``message``, that arrived with another wire type than its schema gives
+    it (``field number N of <message>``), or None."""
+    descriptor = message.DESCRIPTOR
+    for unknown in UnknownFieldSet(message):
+        if unknown.field_number in descriptor.fields_by_number:
+            return f"field number {unknown.field_number} of {descriptor.full_name}"
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if is_map(field):
+            if field.message_type.fields_by_name["value"].message_type is None:
+                continue
+            nested = list(value.values())
+        else:
+            nested = list(value) if field.is_repeated else [value]
+        for child in nested:
+            clash = _clashing_field(child)
+            if clash:
+                return clash
+    return None
 
 
 def _fields_reader(message: Descriptor, struct: T.StructType,

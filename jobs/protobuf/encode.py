@@ -20,7 +20,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import from_arrow_type
 
-from jobs.protobuf.decode import in_chunks, no_gc
+from jobs.protobuf.decode import DURATION_SECONDS, TIMESTAMP_SECONDS, in_chunks, no_gc
 from jobs.protobuf.descriptors import ProtobufError
 from jobs.protobuf.schema import MESSAGES, UNSIGNED_32, UNSIGNED_64, Match, is_map, match_struct
 
@@ -169,6 +169,19 @@ def _values_writer(field: FieldDescriptor, spark: T.DataType, inner: Any, where:
             return column.to_pylist()
 
         return enum_names
+    if isinstance(spark, T.IntegerType) and t == F.TYPE_ENUM:
+        numbers = sorted({v.number for v in field.enum_type.values})
+        known_numbers = pa.array(numbers, pa.int32())
+
+        def enum_numbers(column: pa.Array) -> list[Any]:
+            unknown = pc.and_(column.is_valid(), pc.invert(pc.is_in(column, value_set=known_numbers)))
+            if pc.any(unknown).as_py():
+                value = column.filter(unknown)[0].as_py()
+                raise ProtobufError(f"{value} is not a number of {field.enum_type.full_name} (field {where}; "
+                                    f"numbers: {', '.join(map(str, numbers))})")
+            return column.to_pylist()
+
+        return enum_numbers
     if isinstance(spark, T.DateType):
         return lambda column: column.cast(pa.int32()).to_pylist()
     if t in UNSIGNED_32 and not isinstance(spark, T.LongType):
@@ -178,9 +191,9 @@ def _values_writer(field: FieldDescriptor, spark: T.DataType, inner: Any, where:
     if t not in MESSAGES:
         return lambda column: column.to_pylist()
     if isinstance(spark, T.TimestampType):
-        return _seconds_nanos_writer(timestamp=True)
+        return _seconds_nanos_writer(timestamp=True, where=where)
     if isinstance(spark, T.DayTimeIntervalType):
-        return _seconds_nanos_writer(timestamp=False)
+        return _seconds_nanos_writer(timestamp=False, where=where)
     matches: list[Match] = inner
     names = [m.field.name for m in matches]
     writers = [_writer(m) for m in matches]
@@ -196,15 +209,25 @@ def _values_writer(field: FieldDescriptor, spark: T.DataType, inner: Any, where:
     return write_struct
 
 
-def _seconds_nanos_writer(timestamp: bool) -> Writer:
+def _seconds_nanos_writer(timestamp: bool, where: str) -> Writer:
     """Microseconds to ``{"seconds", "nanos"}`` (nanos in whole microseconds): Timestamp nanos are never negative,
-    Duration nanos carry the sign of the seconds."""
+    Duration nanos carry the sign of the seconds. A value beyond protobuf's range (a Timestamp outside years 1 to
+    9999, a Duration over 10,000 years) is refused, naming the field: its own reader would refuse the bytes."""
+    what = "Timestamp" if timestamp else "Duration"
+    low, high = (TIMESTAMP_SECONDS if timestamp else (-DURATION_SECONDS, DURATION_SECONDS))
+
     def write(column: pa.Array) -> list[Any]:
         micros = np.asarray(column.cast(pa.int64()).fill_null(0))
         if timestamp:
             seconds = np.floor_divide(micros, 1_000_000)
         else:
             seconds = np.sign(micros) * (np.abs(micros) // 1_000_000)
+        wrong = (seconds < low) | (seconds > high)
+        if wrong.any():
+            bad = int(micros[int(np.argmax(wrong))])
+            shown = f"{np.datetime64(bad, 'us')}Z" if timestamp else f"a duration of {bad} microseconds"
+            raise ProtobufError(f"{where} cannot hold {shown}: a google.protobuf.{what} holds seconds from {low} "
+                                f"to {high}")
         nanos = (micros - seconds * 1_000_000) * 1000
         valid = column.is_valid().to_pylist()
         return [{"seconds": s, "nanos": n} if ok else None

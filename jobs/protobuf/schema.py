@@ -217,6 +217,7 @@ def _scalar_or_message(sql: T.DataType, field: FieldDescriptor, message: Descrip
         or (isinstance(sql, T.FloatType) and t == F.TYPE_FLOAT)
         or (isinstance(sql, T.DoubleType) and t == F.TYPE_DOUBLE)
         or (isinstance(sql, T.StringType) and t in (F.TYPE_STRING, F.TYPE_ENUM))
+        or (isinstance(sql, T.IntegerType) and t == F.TYPE_ENUM)  # the enum's numbers (enums.as.ints' reading)
         or (isinstance(sql, T.BinaryType) and t == F.TYPE_BYTES)
         or (isinstance(sql, T.NullType))
     )
