@@ -74,7 +74,7 @@ def test_dagbag_loads_with_the_intended_graph(airflow_env):
                                                  + "/{{ data_interval_start | ts_nodash }}"])
 
 
-def test_the_pipeline_dag_runs_every_stage_in_order(airflow_env):
+def test_the_pipeline_dag_declares_every_stage_in_order_with_its_command(airflow_env):
     dag = describe(airflow_env)["kos_pipeline"]
     assert (dag["timetable"], dag["catchup"], dag["max_active_runs"], dag["tags"], dag["doc"]) == (
         "CronDataIntervalTimetable(expression='*/15 * * * *', timezone='UTC')", False, 1, ["kos"], True)

@@ -51,7 +51,7 @@ def toml_value(value: object) -> str:
        st.dictionaries(st.sampled_from([f"KOS_{s}_{k}".upper() for s in SECTIONS for k in KEYS]),
                        st.text(max_size=12), max_size=3),
        st.binary(max_size=40))
-def test_the_config_loader_accepts_or_names_the_problem(tmp_path, tables, environ, noise):
+def test_the_config_loader_loads_or_fails_with_one_line_naming_the_problem(tmp_path, tables, environ, noise):
     text = "\n".join(f"[{name}]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in table.items())
                      for name, table in tables.items())
     for content in (text.encode(), noise, text.encode() + noise):

@@ -74,7 +74,7 @@ def test_a_spark_job_listens_on_loopback_only(db):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "the Spark UI of this" not in done.stdout + done.stderr  # the job's own check agrees
     ports = {address.rsplit(":", 1)[1] for address in seen}
-    assert "4040" in ports or any(p.startswith("404") for p in ports), seen  # the UI was seen
+    assert any(4040 <= int(p) <= 4056 for p in ports), seen  # the UI was seen (4040, or a later one of 16 tries)
     assert len(seen) >= 3, seen  # UI, driver RPC, block manager
     assert {host(address) for address in seen} == {"127.0.0.1"}, seen
 

@@ -150,11 +150,16 @@ def test_log_lines_show_escape_sequences_in_names_as_text(tmp_path):
                KOS_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
     proc = subprocess.Popen([sys.executable, "-m", "shipper", "--path", hostile], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4)
+    expected = [f"{tmp_path}/x\\x1b]0;pwned\\x07\\x1bc\\xff.log: no such file (yet); shipping it once it appears",
+                "no Kafka broker answers at 127.0.0.1:1"]
+    err = b""
+    deadline = time.monotonic() + 60
+    while not all(e.encode() in err for e in expected) and time.monotonic() < deadline:
+        err += proc.stderr.readline()  # both lines come while it runs; then it is stopped
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    rest, = proc.communicate(timeout=60)[1:]
+    err += rest
     assert proc.returncode == 0
     assert not set(err) & {0x1b, 0x07, 0xff}, err
     text = err.decode()
-    assert f"{tmp_path}/x\\x1b]0;pwned\\x07\\x1bc\\xff.log: no such file (yet); shipping it once it appears" in text
-    assert "no Kafka broker answers at 127.0.0.1:1" in text
+    assert all(e in text for e in expected), text

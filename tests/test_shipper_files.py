@@ -76,7 +76,7 @@ def test_rename_rotation_while_running_finishes_old_file_first(tmp_path):
     before, late, after = numbered("old", 5), numbered("late", 4), numbered("new", 6)
     append(log, *before)
     options = ShipOptions(paths=[str(log)], rotated=["{path}.1"], source_id="test", poll_seconds=0.05,
-                          tail=TailOptions(fingerprint_bytes=64, lines_per_record=3, rotate_grace_seconds=1.0))
+                          tail=TailOptions(fingerprint_bytes=64, lines_per_record=3, rotate_grace_seconds=3.0))
     shipper = Shipper(options, pub, CheckpointStore(cp))
     stop = threading.Event()
     follower = threading.Thread(target=shipper.run, kwargs={"follow": True, "stop": stop})
@@ -86,7 +86,10 @@ def test_rename_rotation_while_running_finishes_old_file_first(tmp_path):
         os.rename(log, f"{log}.1")
         append(log, *after)
         wait(lambda: shipper.totals()["rotations"] == 1)
-        append(Path(f"{log}.1"), *late)  # after the rotation was seen, before the grace period ended
+        seen = time.monotonic()
+        append(Path(f"{log}.1"), *late)  # after the rotation was seen, before the grace period ended:
+        assert time.monotonic() - seen < 3.0  # where the late lines landed, verified
+        assert len(lines_of(pub)) == 5  # and the new file not started yet
         wait(lambda: len(lines_of(pub)) == 15)
     finally:
         stop.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -210,21 +211,25 @@ def test_broker_down_longer_than_delivery_timeout(cfg, kafka, topic, tmp_path):
     log.touch()
     env = cli_env(topic, log, cp, KOS_SHIPPER_DELIVERY_TIMEOUT_MS="3000", KOS_SHIPPER_REQUEST_TIMEOUT_MS="2000",
                   KOS_SHIPPER_LINGER_MS="0")
-    proc = subprocess.Popen(cli(), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    errors = tmp_path / "stderr"
+    with open(errors, "wb") as sink:
+        proc = subprocess.Popen(cli(), env=env, stdout=subprocess.PIPE, stderr=sink)
     before, during = numbered("before", 100), numbered("during", 400, 100)
     try:
         append(log, before)
         wait_for(lambda: len(topic_lines(cfg, topic)) == 100, 30, "the lines before the outage")
         kafka.stop()
         append(log, during)
-        time.sleep(10)  # more than three delivery timeouts
+        wait_for(lambda: errors.read_bytes().count(b"holding at the last acknowledged byte") >= 3, 90,
+                 "three delivery timeouts")
         assert proc.poll() is None, "the shipper gave up during the outage"
         kafka.start()
         wait_for(lambda: len(topic_lines(cfg, topic)) >= 500, 90, "the lines written during the outage")
     finally:
         kafka.start()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        proc.communicate(timeout=60)
+    err = errors.read_bytes()
     assert proc.returncode == 0, err
     assert topic_lines(cfg, topic) == before + during
     assert b"holding at the last acknowledged byte" in err
@@ -238,8 +243,10 @@ def test_following_shipper_waits_for_a_broker_that_is_down_at_start(cfg, kafka, 
     kafka.stop()
     proc = None
     try:
-        proc = subprocess.Popen(cli(), env=cli_env(topic, log, cp), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(3)
+        errors = tmp_path / "stderr"
+        with open(errors, "wb") as sink:
+            proc = subprocess.Popen(cli(), env=cli_env(topic, log, cp), stdout=subprocess.PIPE, stderr=sink)
+        wait_for(lambda: b"no Kafka broker answers" in errors.read_bytes(), 60, "the shipper saying it waits")
         assert proc.poll() is None, "the shipper gave up instead of waiting"
     finally:
         kafka.start()
@@ -247,8 +254,8 @@ def test_following_shipper_waits_for_a_broker_that_is_down_at_start(cfg, kafka, 
         wait_for(lambda: len(topic_lines(cfg, topic)) == 50, 120, "the lines once the broker is up")
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0, errors.read_bytes()
     assert topic_lines(cfg, topic) == lines
 
 
@@ -293,16 +300,24 @@ def test_partial_last_line_completed_later(cfg, topic, tmp_path):
     assert topic_lines(cfg, topic) == [b"whole line", b"half of a line"]
 
 
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's pick for an ephemeral bind)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_metrics_endpoint_reports_lag_and_totals(cfg, topic, tmp_path):
     log, cp = tmp_path / "syslog", tmp_path / "cp"
     append(log, numbered("m", 40))
-    proc = subprocess.Popen(cli("--metrics-port", "19177"), env=cli_env(topic, log, cp),
+    port = free_port()
+    proc = subprocess.Popen(cli("--metrics-port", str(port)), env=cli_env(topic, log, cp),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: len(topic_lines(cfg, topic)) == 40, 30, "the lines")
 
         def scrape() -> str:
-            with urllib.request.urlopen("http://127.0.0.1:19177/metrics", timeout=2) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
                 return resp.read().decode()
 
         wait_for(lambda: "kos_shipper_lines_total 40" in scrape(), 10, "the counters")
@@ -371,7 +386,10 @@ def test_following_a_glob_survives_odd_entries_and_ships_names_as_bytes(cfg, top
     watched.mkdir()
     append(watched / "plain.log", numbered("plain", 3))
     env = cli_env(topic, watched / "*", cp)
-    proc = subprocess.Popen(cli(), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    errors = tmp_path / "stderr"
+    with open(errors, "wb") as sink:
+        proc = subprocess.Popen(cli(), env=env, stdout=subprocess.PIPE, stderr=sink)
+    skipped = b"not a regular file; skipping it"
     try:
         wait_for(lambda: len(topic_lines(cfg, topic)) == 3, 30, "the first file")
         raw = os.fsencode(str(watched)) + b"/caf\xe9\xff.log"
@@ -380,11 +398,15 @@ def test_following_a_glob_survives_odd_entries_and_ships_names_as_bytes(cfg, top
         (watched / "sub").mkdir()
         os.mkfifo(watched / "pipe")
         wait_for(lambda: len(topic_lines(cfg, topic)) == 7, 60, "the file with the odd name")
-        time.sleep(12)  # past the next rescan: still running, nothing warned twice
+        wait_for(lambda: errors.read_bytes().count(skipped) == 2, 60, "a warning for each odd entry")
+        # A file made now is found by a later rescan, which sees the odd entries again: no second warning.
+        append(watched / "later.log", numbered("later", 2))
+        wait_for(lambda: len(topic_lines(cfg, topic)) == 9, 60, "the file made after the warnings")
         assert proc.poll() is None, "the shipper ended"
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        proc.communicate(timeout=60)
+    err = errors.read_bytes()
     assert proc.returncode == 0, err
     odd = [s for s in shipped_lines_raw(read_topic(cfg.kafka.bootstrap_servers, topic)) if s[0] == raw]
     assert [line for _, line in odd] == numbered("odd", 4)

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipper.records import CUT_MARKER, cut_line, split_records
+from shipper.records import CUT_MARKER, Record, cut_line, split_records
 
 
 def split(buf: bytes, offset: int = 0, k: int = 2, max_line: int = 100, max_record: int = 1000):
@@ -69,12 +69,41 @@ def test_cut_line_for_a_line_longer_than_one_read():
     assert (short.value, short.cut, short.end) == (b"abc", 0, 4)
 
 
+def model_records(buf: bytes, offset: int, k: int, max_line: int, max_record: int) -> tuple[list[Record], int]:
+    """The record rules restated line by line, independently of shipper/records.py: a line longer than
+    ``max_line`` ends the record before it and is a record of its own, cut; otherwise a record ends after ``k``
+    lines or at the first line that brings it (newlines counted) to ``max_record`` bytes."""
+    records: list[Record] = []
+    current: list[tuple[int, bytes]] = []  # (position in buf, line) of the record being made
+
+    def close() -> None:
+        if current:
+            first, (last, line) = current[0][0], current[-1]
+            records.append(Record(offset + first, b"\n".join(text for _, text in current), len(current),
+                                  offset + last + len(line) + 1))
+            current.clear()
+
+    position = 0
+    for line in buf.split(b"\n")[:-1]:
+        if len(line) > max_line:
+            close()
+            dropped = len(line) - max_line
+            records.append(Record(offset + position, line[:max_line] + CUT_MARKER % dropped, 1,
+                                  offset + position + len(line) + 1, cut=dropped))
+        else:
+            current.append((position, line))
+            if len(current) == k or position + len(line) + 1 - current[0][0] >= max_record:
+                close()
+        position += len(line) + 1
+    close()
+    return records, position
+
+
 @given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=60), st.binary(max_size=10),
        st.integers(1, 8), st.integers(1, 200), st.integers(5, 50))
-def test_the_fast_cut_equals_the_line_by_line_cut(lines, tail, k, max_record, max_line):
-    """Without over-long lines the records come from C-level splitting; they must be those of the line loop."""
-    from shipper.records import _split_cutting
-
+def test_records_follow_the_rules_over_long_and_short_lines(lines, tail, k, max_record, max_line):
+    """Both of split_records' ways (C-level splitting without over-long lines, line by line with them) against
+    the model."""
     buf = b"".join(line + b"\n" for line in lines) + tail.replace(b"\n", b"")
-    fast = split_records(buf, 77, lines_per_record=k, max_line_bytes=max_line, max_record_bytes=max_record)
-    assert fast == _split_cutting(buf, 77, k, max_line, max_record)
+    got = split_records(buf, 77, lines_per_record=k, max_line_bytes=max_line, max_record_bytes=max_record)
+    assert got == model_records(buf, 77, k, max_line, max_record)
