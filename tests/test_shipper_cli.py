@@ -17,7 +17,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 def ship(path: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = dict(os.environ, PYTHONPATH=str(PROJECT), KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "cp"),
-                   KOS_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1", **env)  # never reached: refused first
+                   KOS_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1",  # never reached: refused first
+                   KOS_SHIPPER_REQUEST_TIMEOUT_MS="5000", **env)  # how long "no broker answers" takes to say
     return subprocess.run([sys.executable, "-m", "shipper", "--once", "--path", path, *args], env=environ,
                           capture_output=True, text=True, timeout=60)
 
@@ -98,7 +99,7 @@ def test_escape_sequences_in_a_path_are_shown_not_obeyed(tmp_path):
                                  "'_', '-'), not 'raw log'"),
     (["--checkpoint-dir", "/dev/null/ck"], {}, "cannot keep checkpoints in /dev/null/ck: Not a directory"),
     ([], {"KOS_SHIPPER_DELIVERY_TIMEOUT_MS": "1000"}, "KOS_SHIPPER_DELIVERY_TIMEOUT_MS "
-     "(shipper.delivery_timeout_ms) must be more than linger_ms + request_timeout_ms (30005), not 1000"),
+     "(shipper.delivery_timeout_ms) must be more than linger_ms + request_timeout_ms (5005), not 1000"),
 ])
 def test_values_the_config_refuses_are_refused_on_the_command_line_too(tmp_path, args, env, message):
     log = tmp_path / "syslog"
@@ -147,7 +148,7 @@ def test_log_lines_show_escape_sequences_in_names_as_text(tmp_path):
     """Following a path that does not exist yet, whose name would set the window title and reset the terminal."""
     hostile = f"{tmp_path}/x\x1b]0;pwned\x07\x1bc\udcff.log"
     env = dict(os.environ, PYTHONPATH=str(PROJECT), KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "cp"),
-               KOS_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1")
+               KOS_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1", KOS_SHIPPER_REQUEST_TIMEOUT_MS="5000")
     proc = subprocess.Popen([sys.executable, "-m", "shipper", "--path", hostile], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     expected = [f"{tmp_path}/x\\x1b]0;pwned\\x07\\x1bc\\xff.log: no such file (yet); shipping it once it appears",

@@ -7,6 +7,7 @@ import logging
 import shutil
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,8 +187,11 @@ class KafkaStack:
             admin.close()
 
     def stop(self) -> None:
-        for node in reversed(self.nodes):
-            if terminate(node.pid_file, timeout=60):
+        """Every node at once: one by one, the last nodes would wait for a controller quorum that is gone."""
+        with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
+            stopped = list(pool.map(lambda node: terminate(node.pid_file, timeout=60), self.nodes))
+        for node, was_running in zip(self.nodes, stopped, strict=True):
+            if was_running:
                 log.info("Kafka node %d stopped", node.id)
 
     def status(self) -> str:
