@@ -233,7 +233,7 @@ class SparkConfig(_Section):
     # One folder per streaming query (transform, load) below this one.
     checkpoint_dir: str = ".kos/checkpoints"
     # Kafka records read per micro-batch and partition at most; 0: all that are there.
-    max_offsets_per_trigger: int = field(default=0, metadata=NOT_NEGATIVE)
+    max_offsets_per_trigger: int = field(default=250_000, metadata=NOT_NEGATIVE)
 
     def job_packages(self, job: str) -> tuple[str, ...]:
         """The --packages of a job: transform reads and writes Kafka, load and live also MySQL, metrics only MySQL."""
