@@ -40,7 +40,7 @@ class ScratchTopics:
 
 
 def bench_database(cfg: Config) -> tuple[Database, Database]:
-    """The owner and load accounts on kos_bench (its schema made) and kos_bench_stage; the three accounts have the
+    """The owner and load accounts on kos_bench (its schema made); the owner, load and metrics accounts have the
     rights they have on the project's database."""
     MariaDBStack(cfg).root_sql("\n".join(
         [f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"

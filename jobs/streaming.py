@@ -147,12 +147,20 @@ def cause(error: str, raised: list[KosError] = (), checkpoint: Path | None = Non
     found = raised_in(error)
     if found is not None:
         return found
+    task = _TASK_FAILURE.search(error)
+    if task is not None:
+        return f"a task failed: {task.group(1).strip()}"
     lines = [line.strip() for line in error.splitlines() if line.strip()]
     return lines[0] if lines else "unknown error"
 
 
 # How Spark's Kafka source says that a checkpoint's offsets are gone from the topic (failOnDataLoss).
 _DATA_LOSS = re.compile(r"KAFKA_DATA_LOSS|some data may have been lost", re.IGNORECASE)
+
+# How Spark names the error of the task that failed a job ("... most recent failure: Lost task 1.0 in stage 2.0
+# (TID 9) (localhost executor driver): <class>: <message>"): a more useful line than the query's own first line,
+# which for a batch function's failure ends in "Traceback (most recent call last):".
+_TASK_FAILURE = re.compile(r"most recent failure: Lost task [^\n]*?\(TID \d+\) \([^)\n]*\): ([^\n]+)")
 
 
 def input_rows(query: StreamingQuery) -> int:

@@ -9,8 +9,9 @@ exits more than ``[run] max_restarts`` times within ``[run] restart_window`` sto
 ends with that stage's own last error line and exit status 1. SIGTERM or Ctrl-C stops every stage the way
 each stops on SIGTERM (the jobs between batches where they can), then `kos run` exits 0.
 
-One `kos run` per state folder: a second one refuses with one line while the first runs. Its state (stages,
-pids, restarts) is in ``<state_dir>/run/state.json`` for `kos status`; each stage's output is in
+One `kos run` per state folder: a second one refuses with one line while the first runs. It also refuses, before
+starting anything, a cluster that lacks one of the pipeline's topics (a stage would fail on it much later). Its
+state (stages, pids, restarts) is in ``<state_dir>/run/state.json`` for `kos status`; each stage's output is in
 ``<state_dir>/logs/<stage>.log``.
 """
 
@@ -30,10 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from kafka.errors import KafkaError
+
 from kos.config import Config, seconds
 from kos.errors import KosError
 from kos.text import error_line, printable
 from kosctl import stages as commands
+from kosctl.stack.topics import missing_topics
 
 __all__ = ["RunFailed", "Supervisor", "main", "stage_commands"]
 
@@ -213,11 +217,27 @@ def lock(cfg: Config) -> IO[str]:
     return handle
 
 
+def check_topics(cfg: Config) -> str | None:
+    """Why the stages cannot run on this cluster (a topic missing), or None. An unreachable cluster is not a reason:
+    the stages wait for it and retry as they do when it goes away later."""
+    try:
+        missing = missing_topics(cfg)
+    except KafkaError:
+        return None
+    if not missing:
+        return None
+    return (f"Kafka at {','.join(cfg.kafka.bootstrap_servers)} has no topic {', '.join(missing)}; create it "
+            "(`kos stack start` creates the pipeline's topics on the local stack)")
+
+
 def main(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) -> int:
     try:
         held = lock(cfg)
     except KosError as exc:
         return error_line("kos run", str(exc))
+    if (reason := check_topics(cfg)) is not None:
+        held.close()
+        return error_line("kos run", reason)
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     supervisor = Supervisor(cfg, stage_commands(cfg, paths, year, time_zone), env, sys.stdout)
 

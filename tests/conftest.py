@@ -134,7 +134,8 @@ def pipeline_env(cfg: kos_config.Config, kafka, db, tmp_path: Path) -> dict[str,
     from kosctl.stack.topics import ensure_topics
 
     run = uuid.uuid4().hex[:10]
-    topics = {"RAW": f"kos-test-raw-{run}", "PARSED": f"kos-test-parsed-{run}", "DEAD_LETTER": f"kos-test-dl-{run}"}
+    topics = {"RAW": f"kos-test-raw-{run}", "PARSED": f"kos-test-parsed-{run}", "DEAD_LETTER": f"kos-test-dl-{run}",
+              "ALERTS": f"kos-test-alerts-{run}"}
     ensure_topics(cfg, list(topics.values()))
     return dict(os.environ, **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()}, PYSPARK_PYTHON=sys.executable,
                 KOS_SHIPPER_SOURCE_ID="e2e-host", KOS_SHIPPER_CHECKPOINT_DIR=str(tmp_path / "shipper"),

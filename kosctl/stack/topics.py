@@ -10,7 +10,7 @@ from kafka.errors import TopicAlreadyExistsError
 from kos.config import Config, KafkaConfig
 from kos.kafka_client import python_settings
 
-__all__ = ["delete_topics", "ensure_topics", "topic_names"]
+__all__ = ["delete_topics", "ensure_topics", "missing_topics", "topic_names"]
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +19,25 @@ def topic_names(kafka: KafkaConfig) -> list[str]:
     return [kafka.raw_topic, kafka.parsed_topic, kafka.dead_letter_topic, kafka.alerts_topic]
 
 
-def ensure_topics(cfg: Config, names: list[str] | None = None) -> list[str]:
-    """Create the missing topics; return the names that were created."""
-    kafka = cfg.kafka
-    names = topic_names(kafka) if names is None else names
+def missing_topics(cfg: Config, names: list[str] | None = None) -> list[str]:
+    """The pipeline's topics (or ``names``) the cluster does not have; kafka-python's error if it cannot be reached."""
+    names = topic_names(cfg.kafka) if names is None else names
     admin = KafkaAdminClient(**python_settings(cfg), client_id="kos-stack")
     try:
         existing = set(admin.list_topics())
-        missing = [n for n in names if n not in existing]
+    finally:
+        admin.close()
+    return [n for n in names if n not in existing]
+
+
+def ensure_topics(cfg: Config, names: list[str] | None = None) -> list[str]:
+    """Create the missing topics; return the names that were created."""
+    kafka = cfg.kafka
+    missing = missing_topics(cfg, names)
+    if not missing:
+        return []
+    admin = KafkaAdminClient(**python_settings(cfg), client_id="kos-stack")
+    try:
         created = []
         for name in missing:
             try:
