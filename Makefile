@@ -109,6 +109,7 @@ bench: stack-start
 	$(PY) bench/latency.py
 	$(PY) bench/memory.py
 	$(PY) bench/metrics.py
+	$(PY) bench/run.py
 
 clean: stack-stop
 	rm -rf .kos out
