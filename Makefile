@@ -92,7 +92,7 @@ test-unit: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy kos shipper jobs
+	$(VENV)/bin/mypy kos shipper jobs kosctl
 
 # Foreground; Ctrl-C stops it. Needs the stack for the DAGs to succeed.
 airflow: stack-start
