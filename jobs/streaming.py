@@ -115,9 +115,11 @@ def run(stream: DataFrame, name: str, checkpoint: Path, trigger: Trigger,
     else:
         writer = writer.format("kafka").options(**(sink or {}))
         if trigger.interval is not None:
-            # Offsets and commits logged in the background, not between batches (Kafka sink only): a restart
-            # after a crash may send up to a second of batches again, which the load's origin key absorbs.
-            writer = writer.option("asyncProgressTrackingEnabled", "true")
+            # Offsets and commits logged in the background, not between batches (Kafka sink only), and for every
+            # batch: a log with gaps (Spark's default logs a batch a second) cannot be restarted with another
+            # trigger, such as the DAG's --available-now after `kos run`.
+            writer = (writer.option("asyncProgressTrackingEnabled", "true")
+                      .option("asyncProgressTrackingCheckpointIntervalMs", "0"))
     query = writer.trigger(**trigger.options()).start()
 
     def stop(signum: int, _frame: object) -> None:
@@ -144,6 +146,11 @@ def cause(error: str, raised: list[KosError] = (), checkpoint: Path | None = Non
         return (f"its checkpoint {checkpoint} holds Kafka offsets that the topic no longer has (the topic was "
                 "deleted and made again, or the stack's state changed): move that folder away to read the topic from "
                 "its beginning again (the sinks skip what they stored already)")
+    gap = _OFFSET_LOG_GAP.search(error)
+    if gap is not None:
+        return (f"its checkpoint {checkpoint} has no offsets for batch {gap.group(1)} (written by a query that "
+                "logged only some batches, as KOS did before with --processing-time): run the job with "
+                "--processing-time until it has run two micro-batches, then with any trigger")
     found = raised_in(error)
     if found is not None:
         return found
@@ -156,6 +163,10 @@ def cause(error: str, raised: list[KosError] = (), checkpoint: Path | None = Non
 
 # How Spark's Kafka source says that a checkpoint's offsets are gone from the topic (failOnDataLoss).
 _DATA_LOSS = re.compile(r"KAFKA_DATA_LOSS|some data may have been lost", re.IGNORECASE)
+
+# How Spark says that the offset log lacks the batch before its last one (a restart without asynchronous progress
+# tracking needs both).
+_OFFSET_LOG_GAP = re.compile(r"Previous batch (\d+) not found in offset log")
 
 # How Spark names the error of the task that failed a job ("... most recent failure: Lost task 1.0 in stage 2.0
 # (TID 9) (localhost executor driver): <class>: <message>"): a more useful line than the query's own first line,

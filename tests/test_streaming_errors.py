@@ -81,3 +81,14 @@ def test_a_failed_task_is_named_by_its_own_error_not_by_the_batch_functions_trac
     assert streaming.cause(error) == ("a task failed: org.apache.kafka.common.errors.TimeoutException: Topic "
                                       "kos-alerts not present in metadata after 60000 ms.")
     assert streaming.cause("[STREAM_FAILED] something else\n  at x\n") == "[STREAM_FAILED] something else"
+
+
+def test_a_checkpoint_with_a_gap_in_its_offset_log_is_one_line(tmp_path):
+    # What Spark 4.2 said when a checkpoint written with Spark's default asynchronous progress tracking (a batch
+    # logged a second) was restarted with --available-now.
+    error = ("[STREAM_FAILED] Query [id = 66401e81, runId = c0ade454] terminated with exception: requirement "
+             "failed: Previous batch 11 not found in offset log SQLSTATE: XXKST\n  at scala.Predef$.require\n")
+    assert streaming.cause(error, checkpoint=tmp_path / "transform") == (
+        f"its checkpoint {tmp_path / 'transform'} has no offsets for batch 11 (written by a query that logged only "
+        "some batches, as KOS did before with --processing-time): run the job with --processing-time until it has "
+        "run two micro-batches, then with any trigger")
