@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,17 @@ def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, 
                             text=True, start_new_session=True)
 
 
+@contextmanager
+def running(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """``proc``, its process group killed if the test ends while it still runs (a failed assertion)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
     out, _ = proc.communicate(timeout=timeout)
     return out
@@ -77,20 +90,21 @@ def test_kill_9_of_the_transform_mid_batch_then_restart(cfg, pipeline_env, db, t
     events = write_log(log, 400_000, seed=7)
     ship(pipeline_env, log)
     # Small batches back to back, so that the kill lands with some recorded and the next ones running.
-    proc = job("transform", pipeline_env, "--processing-time", "0 seconds", KOS_SPARK_MAX_OFFSETS_PER_TRIGGER="20")
-    deadline = time.monotonic() + 300
-    output = []
-    for line in proc.stdout:  # type: ignore[union-attr]
-        output.append(line)
-        if "kos-transform batch 2:" in line:
-            break
-        assert time.monotonic() < deadline, "".join(output)[-3000:]
-    checkpoint = tmp_path / "checkpoints" / "transform"
-    while (batch := running_batch(checkpoint)) is None:  # until a batch's offsets are logged and its commit is not
-        assert time.monotonic() < deadline and proc.poll() is None, "".join(output)[-3000:]
-        time.sleep(0.001)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    with running(job("transform", pipeline_env, "--processing-time", "0 seconds",
+                     KOS_SPARK_MAX_OFFSETS_PER_TRIGGER="20")) as proc:
+        deadline = time.monotonic() + 300
+        output = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            output.append(line)
+            if "kos-transform batch 2:" in line:
+                break
+            assert time.monotonic() < deadline, "".join(output)[-3000:]
+        checkpoint = tmp_path / "checkpoints" / "transform"
+        while (batch := running_batch(checkpoint)) is None:  # until a batch's offsets are logged, its commit not
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(output)[-3000:]
+            time.sleep(0.001)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     assert running_batch(checkpoint) == batch, "the batch ended before the kill reached it"
     restarted = job("transform", pipeline_env, "--available-now")
     out = finish(restarted)
@@ -142,24 +156,24 @@ def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, db, mariad
     first = write_log(log, 20_000, seed=3)
     ship(pipeline_env, log)
     assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
-    proc = job("load", pipeline_env, "--processing-time", "2 seconds")
-    deadline = time.monotonic() + 300
-    while rows(db)[0] < first:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(1)
-    mariadb.stop()
-    try:
-        more = tmp_path / "more"
-        second = write_log(more, 20_000, seed=4)
-        ship(pipeline_env, more)
-        assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
-        out = finish(proc, timeout=600)  # the next batch cannot reach MySQL: the query ends, saying why
-        assert proc.returncode == 1, out[-3000:]
-        said = [line for line in out.splitlines() if line.startswith("kos-load:")]
-        assert said and said[-1].startswith("kos-load: kos-load stopped: cannot connect to MySQL at 127.0.0.1:"), \
-            out[-3000:]
-    finally:
-        mariadb.start()
+    with running(job("load", pipeline_env, "--processing-time", "2 seconds")) as proc:
+        deadline = time.monotonic() + 300
+        while rows(db)[0] < first:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(1)
+        mariadb.stop()
+        try:
+            more = tmp_path / "more"
+            second = write_log(more, 20_000, seed=4)
+            ship(pipeline_env, more)
+            assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+            out = finish(proc, timeout=600)  # the next batch cannot reach MySQL: the query ends, saying why
+            assert proc.returncode == 1, out[-3000:]
+            said = [line for line in out.splitlines() if line.startswith("kos-load:")]
+            assert said and said[-1].startswith("kos-load: kos-load stopped: cannot connect to MySQL at 127.0.0.1:"), \
+                out[-3000:]
+        finally:
+            mariadb.start()
     again = finish(job("load", pipeline_env, "--available-now"))
     assert f"{second} rows added, 0 already present" in again, again[-3000:]
     assert rows(db) == (first + second, first + second)
