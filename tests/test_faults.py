@@ -82,7 +82,7 @@ def rows(db) -> tuple[int, int]:
         return cur.fetchone()
 
 
-def test_kill_9_of_the_transform_mid_batch_then_restart(cfg, pipeline_env, db, tmp_path):
+def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, db, tmp_path):
     """Killed inside a micro-batch of a processing-time query (its offsets logged, its commit not), the transform
     restarted with another trigger (as the DAG's --available-now follows `kos run`) runs that batch again from the
     checkpoint; the load then makes each event one row."""
@@ -99,7 +99,7 @@ def test_kill_9_of_the_transform_mid_batch_then_restart(cfg, pipeline_env, db, t
             if "kos-transform batch 2:" in line:
                 break
             assert time.monotonic() < deadline, "".join(output)[-3000:]
-        checkpoint = tmp_path / "checkpoints" / "transform"
+        checkpoint = Path(pipeline_env["KOS_SPARK_CHECKPOINT_DIR"]) / "transform"
         while (batch := running_batch(checkpoint)) is None:  # until a batch's offsets are logged, its commit not
             assert time.monotonic() < deadline and proc.poll() is None, "".join(output)[-3000:]
             time.sleep(0.001)
