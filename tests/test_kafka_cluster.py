@@ -200,3 +200,17 @@ def test_transform_and_load_ride_out_kill_9_of_the_leader(cluster, db, tmp_path)
         jobs.wait_for_rows(db, first + second)
     assert rows(db) == (first + second, first + second)
     print(jobs.restarts)
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch):
+    """Kafka's storage tool reads `-t -C1Mt...` as an option (the CI failure of 2026-12-04): an id whose base64
+    starts with "-" (first byte 0xf8-0xfb) is drawn again, as Kafka's Uuid.randomUuid does."""
+    import base64
+    import uuid
+
+    from kosctl.stack import kafka as stack_kafka
+
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(stack_kafka.uuid, "uuid4", lambda: next(draws))
+    assert base64.urlsafe_b64encode(b"\xf8" + bytes(15)).decode().startswith("-")
+    assert stack_kafka._kafka_uuid() == "AQEBAQEBAQEBAQEBAQEBAQ"

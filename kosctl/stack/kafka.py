@@ -152,8 +152,8 @@ class KafkaStack:
             props = self._render_properties(node)
             if not (node.home / "data" / "meta.properties").exists():
                 subprocess.run(
-                    self._java(node, "kafka.tools.StorageTool", "format", "-t", self._cluster_id(), "-c", str(props),
-                               "--ignore-formatted"),
+                    self._java(node, "kafka.tools.StorageTool", "format", f"--cluster-id={self._cluster_id()}",
+                               "-c", str(props), "--ignore-formatted"),
                     check=True, stdout=subprocess.DEVNULL,
                 )
             spawn(self._java(node, "kafka.Kafka", str(props)), node.pid_file, node.log_file)
@@ -202,5 +202,9 @@ class KafkaStack:
 
 
 def _kafka_uuid() -> str:
-    """A cluster id in Kafka's format: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A cluster id in Kafka's format: 16 random bytes, URL-safe base64 without padding, never starting with "-"
+    (Kafka's own Uuid.randomUuid draws again too: its tools would read such an id as an option)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
