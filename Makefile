@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 KOS     := $(VENV)/bin/kos
 APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium openssl
 
-.PHONY: help setup apt venv maven spark-conf proto stack-start stack-stop stack-status demo run test test-unit lint bench airflow history systemd clean
+.PHONY: help setup apt venv maven jar spark-conf proto stack-start stack-stop stack-status demo run test test-unit lint bench airflow history systemd clean
 
 help:
 	@echo "make demo        set up, start the local stack, ship the syslog, show what arrived"
@@ -23,7 +23,7 @@ help:
 	@echo "make lint        ruff and mypy"
 	@echo "make proto       rebuild descriptors/kos.desc from proto/"
 
-setup: apt venv maven spark-conf
+setup: apt venv maven jar spark-conf
 
 # Debian packages, installed only when missing. KOS runs its own MariaDB (kos stack), so a system
 # server the package may have started is stopped to free port 3306.
@@ -54,6 +54,23 @@ maven: $(VENV)/.installed
 	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=com.mysql:mysql-connector-j:9.5.0
 	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:get -Dartifact=org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0
 	$(PY) -c "from kos import config; from kosctl.stack.kafka import KafkaStack; KafkaStack(config.load()).install()"
+
+# KOS's JVM side, from source: the protobuf functions (kosproto/java) and the candidate search (jobs/java), compiled
+# against the Spark of the virtualenv, into build/kos-spark.jar; protobuf-java (which no Spark jar carries) beside it
+# in build/lib. conf/spark puts both on every Spark process's class path; the jobs also ship them with --jars.
+SPARK_JARS     = $$($(PY) -c 'from pyspark.find_spark_home import _find_spark_home as f; print(f())')/jars
+PROTOBUF_JAVA := $(shell sed -n 's/^PROTOBUF_JAVA_VERSION = "\(.*\)"/\1/p' kosproto/jvm.py)
+JAVA_SOURCES  := $(shell find kosproto/java jobs/java -name '*.java' | sort)
+
+jar: build/kos-spark.jar
+
+build/kos-spark.jar: $(JAVA_SOURCES) kosproto/jvm.py $(VENV)/.installed
+	mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+	    -Dartifact=com.google.protobuf:protobuf-java:$(PROTOBUF_JAVA) -DoutputDirectory=build/lib
+	rm -rf build/classes && mkdir -p build/classes
+	javac -Xlint:all,-path,-serial -Werror --release 17 -encoding UTF-8 -d build/classes \
+	    -cp "$(SPARK_JARS)/*:build/lib/protobuf-java-$(PROTOBUF_JAVA).jar" $(JAVA_SOURCES)
+	jar --create --file $@ -C build/classes .
 
 # The protobuf contract: descriptors/kos.desc from proto/ (checked in; a test fails when it is stale).
 proto: $(VENV)/.installed
@@ -112,4 +129,4 @@ bench: stack-start
 	$(PY) bench/run.py
 
 clean: stack-stop
-	rm -rf .kos out
+	rm -rf .kos out build

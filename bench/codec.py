@@ -34,9 +34,9 @@ from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from jobs import messages  # noqa: E402
-from jobs.protobuf import from_protobuf, to_protobuf  # noqa: E402
-from jobs.protobuf.descriptors import message_class  # noqa: E402
 from kos import config as kos_config  # noqa: E402
+from kosproto import from_protobuf, to_protobuf  # noqa: E402
+from kosproto.descriptors import message_class  # noqa: E402
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

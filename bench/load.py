@@ -40,9 +40,9 @@ from scratch import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E
 
 from jobs import messages  # noqa: E402
 from jobs.database import Database  # noqa: E402
-from jobs.protobuf import to_protobuf  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import spark_options  # noqa: E402
+from kosproto import to_protobuf  # noqa: E402
 
 # Every column the load writes; the checksum runs over all of them.
 COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",

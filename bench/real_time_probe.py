@@ -14,10 +14,10 @@ import time
 from pyspark.sql import SparkSession
 
 from jobs import messages, streaming
-from jobs.protobuf.descriptors import read_descriptor_set
 from jobs.transform import parsed_records
 from kos import config as kos_config
 from kos.kafka_client import spark_options
+from kosproto import read_descriptor_set
 
 
 def main() -> None:

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from jobs.protobuf.descriptors import message_class
 from kos import config as kos_config
 from kos.kafka_client import python_settings
+from kosproto.descriptors import message_class
 
 # Java's \s and \d: ASCII only (Python's would take any Unicode space or digit).
 _WS = r"[ \t\n\x0b\f\r]"

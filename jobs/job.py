@@ -25,13 +25,12 @@ from pyspark.sql import types as T
 
 from jobs import streaming
 from jobs.progress import ProgressLogger
-from jobs.protobuf import check_encodable, implementation
-from jobs.protobuf.descriptors import read_descriptor_set
 from jobs.session import spark_session
 from kos import config as kos_config
 from kos.errors import KosError
 from kos.summary import status_path, write_summary
 from kos.text import error_line, log_to_stderr
+from kosproto import ProtobufError, check_encodable, implementation, read_descriptor_set
 
 __all__ = ["JobContext", "StreamingJob", "run_job"]
 
@@ -160,7 +159,7 @@ def run_job(job: StreamingJob, argv: list[str] | None = None) -> int:
         cfg = kos_config.load()
         descriptor_set = read_descriptor_set(str(cfg.path(cfg.kafka.descriptor_set)))
         state = job.check(cfg, args)
-    except KosError as exc:
+    except (KosError, ProtobufError) as exc:
         return _failed(job, exc)
     joined = SparkSession.getActiveSession() is not None  # a session this process had: left running
     spark = spark_session(job.app, cfg)
@@ -207,7 +206,7 @@ def run_job(job: StreamingJob, argv: list[str] | None = None) -> int:
                 observed(progress)
         records = streaming.input_rows(query)
         times = streaming.batch_times(query)
-    except KosError as exc:
+    except (KosError, ProtobufError) as exc:
         return _failed(job, exc)
     finally:
         spark.streams.removeListener(listener)
@@ -251,5 +250,5 @@ class _StatusFile:
             log.warning("cannot write the status file %s: %s", self.path, exc.strerror)
 
 
-def _failed(job: StreamingJob, error: KosError) -> int:
+def _failed(job: StreamingJob, error: Exception) -> int:
     return error_line(job.app, str(error))

@@ -19,8 +19,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.protobuf import from_protobuf, to_protobuf
 from kos import event
+from kosproto import from_protobuf, to_protobuf
 
 __all__ = ["DEAD_LETTER", "DEAD_LETTER_SCHEMA", "LOAD_OPTIONS", "PROCESS_EVENT", "PROCESS_EVENT_SCHEMA", "RECORD",
            "RESTART_STORM", "RESTART_STORM_SCHEMA", "TYPE_HEADER", "dead_letters", "decode_events", "kafka_records",

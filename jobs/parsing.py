@@ -15,15 +15,13 @@ Columns are named as the event row names them (kos/event.py).
 
 from __future__ import annotations
 
-import numpy as np
-import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs import java_functions
 from kos import event, headers
 
-# A line can only be an event if it contains one of these; checked before any regular expression.
 # The columns of Spark's Kafka source that the parser reads: what raw records look like.
 RAW_SCHEMA = T.StructType([
     T.StructField("value", T.BinaryType()),
@@ -35,6 +33,7 @@ RAW_SCHEMA = T.StructType([
     T.StructField("timestamp", T.TimestampType()),
 ])
 
+# A line can only be an event if it contains one of these (the candidate search looks for them, jobs/java).
 STARTED = "Started "
 ACTIVATED = "Successfully activated"
 
@@ -58,7 +57,7 @@ _TIME_RANGE_MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
 # What parse_lines says of each candidate line (its ``status`` column).
 STATUSES = ("event", "not_event", "dead_letter")
 
-__all__ = ["RAW_SCHEMA", "STATUSES", "candidate_lines", "candidate_spans", "dead_letters", "events", "parse_lines"]
+__all__ = ["RAW_SCHEMA", "STATUSES", "candidate_lines", "dead_letters", "events", "parse_lines"]
 
 
 def _header(records: DataFrame, name: str) -> Column:
@@ -90,7 +89,8 @@ def candidate_lines(records: DataFrame) -> DataFrame:
     -----
     A record whose shipper headers are missing or unusable (no ``kos.file``, an offset that is not a
     number) is taken as one of another producer: its origin is ``("", "kafka:TOPIC:PARTITION:OFFSET",
-    position in the value)``. Lines without a marker never leave this function.
+    position in the value)``. Lines without a marker never leave this function. The search runs in the JVM
+    (``kos.parsing.CandidateLines``, jobs/java): byte for byte, whatever the bytes.
 
     Examples
     --------
@@ -119,7 +119,7 @@ def candidate_lines(records: DataFrame) -> DataFrame:
         F.col("offset").alias("kafka_offset"),
         F.col("timestamp").alias("raw_timestamp"),
         "value",
-    ).select("*", F.explode(_candidates("value")).alias("candidate"))
+    ).select("*", F.explode(java_functions.candidate_lines(F.col("value"))).alias("candidate"))
     return found.select(
         "origin_source",
         "origin_file",
@@ -130,47 +130,6 @@ def candidate_lines(records: DataFrame) -> DataFrame:
         "kafka_offset",
         "raw_timestamp",
     )
-
-
-CANDIDATES = T.ArrayType(T.StructType([T.StructField("at", T.LongType(), False),
-                                       T.StructField("line", T.BinaryType(), False)]), containsNull=False)
-_MARKERS = (STARTED.encode(), ACTIVATED.encode())
-
-
-def candidate_spans(value: bytes) -> list[tuple[int, int]]:
-    """Where the candidate lines of a record's value start and end (newline excluded), in order.
-
-    The markers are looked for in the whole value and each hit widened to its line, so a record
-    of many lines costs a few searches at C speed per candidate, not a step per line.
-    """
-    spans = set()
-    for marker in _MARKERS:
-        hit = value.find(marker)
-        while hit >= 0:
-            start = value.rfind(b"\n", 0, hit) + 1
-            end = value.find(b"\n", hit)
-            end = len(value) if end < 0 else end
-            spans.add((start, end))
-            hit = value.find(marker, end)
-    return sorted(spans)
-
-
-def _find_candidates(values: pa.Array) -> pa.Array:
-    lengths, ats, lines = [], [], []
-    for value in values.to_pylist():
-        spans = candidate_spans(value) if value else []
-        lengths.append(len(spans))
-        for start, end in spans:
-            ats.append(start)
-            lines.append(value[start:end])
-    offsets = pa.array(np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32))
-    found = pa.StructArray.from_arrays([pa.array(ats, pa.int64()), pa.array(lines, pa.binary())],
-                                       fields=[pa.field("at", pa.int64(), False), pa.field("line", pa.binary(), False)])
-    return pa.ListArray.from_arrays(offsets, found)
-
-
-# Python, over Arrow batches of record values: splitting every record into lines in the JVM costs far more.
-_candidates = F.arrow_udf(_find_candidates, returnType=CANDIDATES)  # type: ignore[call-overload]
 
 
 def parse_lines(lines: DataFrame, time_zone: str = "UTC", year: int | None = None) -> DataFrame:

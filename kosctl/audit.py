@@ -131,7 +131,7 @@ def _query(db: Database, sql: str, params: tuple) -> list[tuple]:
 def dead_letter_origins(cfg: Config) -> set[tuple[str, str, int]]:
     """The origins (source, file, offset) of the transform's dead letters in ``kos-dead-letter``, read whole."""
     from jobs import messages
-    from jobs.protobuf.descriptors import message_class
+    from kosproto.descriptors import message_class
 
     letter = message_class(cfg.path(cfg.kafka.descriptor_set).read_bytes(), messages.DEAD_LETTER)
     found = set()

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from jobs.protobuf.descriptors import message_class
 from kos import config as kos_config
 from kos.event import NAMES
+from kosproto.descriptors import message_class
 
 # A row: event_time, host, process, pid, service, action, origin_source, origin_file, origin_offset, kafka_topic,
 # kafka_partition, kafka_offset (and optionally raw_timestamp); times naive UTC.

@@ -19,9 +19,12 @@ def run_examples(module: str, **names: object) -> None:
     assert found.failed == 0, f"{found.failed} of {found.attempted} examples of {module} failed (see the output)"
 
 
-@pytest.mark.parametrize("module", ["jobs.parsing", "jobs.protobuf.functions"])
-def test_examples_run(spark, module):
-    run_examples(module, spark=spark, descriptor_set=CHECKED_IN.read_bytes())
+@pytest.mark.parametrize("module", ["jobs.parsing", "kosproto.functions"])
+def test_examples_run(spark, module, tmp_path):
+    from tests.test_protobuf_conformance import descriptor_set
+
+    simple_message = descriptor_set(tmp_path / "suite.desc", "conformance/suite.proto").read_bytes()
+    run_examples(module, spark=spark, descriptor_set=CHECKED_IN.read_bytes(), simple_message=simple_message)
 
 
 @pytest.mark.integration

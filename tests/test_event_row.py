@@ -38,7 +38,7 @@ def test_schema_sql_declares_the_event_row():
 
 
 def test_every_column_has_its_field_in_the_message():
-    from jobs.protobuf.descriptors import find_message
+    from kosproto.descriptors import find_message
 
     message = find_message(CHECKED_IN.read_bytes(), "kos.v1.ProcessEvent")
     for column in event.EVENT_COLUMNS:

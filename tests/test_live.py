@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobs import live
-from jobs.protobuf.descriptors import message_class
 from kosctl.stack.topics import delete_topics, ensure_topics
+from kosproto.descriptors import message_class
 from tests.conftest import read_topic
 from tests.events import event_records, store_events
 from tests.submit import CHECKED_IN, kos

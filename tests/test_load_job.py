@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaProducer
 
 from jobs import messages
-from jobs.protobuf.descriptors import message_class
+from kosproto.descriptors import message_class
 from tests.conftest import read_topic
 from tests.submit import CHECKED_IN, PROJECT, spark_submit
 

@@ -20,9 +20,7 @@ from pyspark.sql import types as T
 from pyspark.testing import assertSchemaEqual
 
 from jobs import messages
-from jobs.protobuf import ProtobufError, from_protobuf, to_protobuf
-from jobs.protobuf.descriptors import find_message
-from jobs.protobuf.schema import Options, parse_options, spark_type
+from kosproto import ProtobufError, check_encodable, from_protobuf, spark_type, to_protobuf
 from tests.submit import CHECKED_IN, PROJECT
 
 PROTOS = PROJECT / "tests" / "data" / "proto"
@@ -71,24 +69,19 @@ def all_types_schema(u32: T.DataType | None = None, u64: T.DataType | None = Non
     ])
 
 
-def message(test_set: Path, name: str):
-    return find_message(test_set.read_bytes(), name)
-
-
-def test_the_spark_schema_is_the_mapping_table(test_set):
-    all_types = message(test_set, "kostest.AllTypes")
-    assert spark_type(all_types) == all_types_schema()
-    assert spark_type(all_types, Options(upcast_unsigned_ints=True, enums_as_ints=True)) == all_types_schema(
-        T.LongType(), T.DecimalType(20, 0), T.IntegerType())
-    assert spark_type(message(test_set, "kostest.Legacy")) == T.StructType([
+def test_the_spark_schema_is_the_mapping_table(spark, test_set):
+    assert spark_type("kostest.AllTypes", str(test_set)) == all_types_schema()
+    assert spark_type("kostest.AllTypes", str(test_set), {"upcast.unsigned.ints": "true", "enums.as.ints": "true"}) \
+        == all_types_schema(T.LongType(), T.DecimalType(20, 0), T.IntegerType())
+    assert spark_type("kostest.Legacy", str(test_set)) == T.StructType([
         T.StructField("id", T.StringType(), False), T.StructField("level", T.IntegerType()),
         T.StructField("note", T.StringType())])
 
 
-def test_kos_messages_have_the_schema_the_jobs_build():
+def test_kos_messages_have_the_schema_the_jobs_build(spark):
     kos = CHECKED_IN.read_bytes()
-    assertSchemaEqual(spark_type(find_message(kos, messages.PROCESS_EVENT)), messages.PROCESS_EVENT_SCHEMA)
-    assertSchemaEqual(spark_type(find_message(kos, messages.DEAD_LETTER)), messages.DEAD_LETTER_SCHEMA)
+    assertSchemaEqual(spark_type(messages.PROCESS_EVENT, binaryDescriptorSet=kos), messages.PROCESS_EVENT_SCHEMA)
+    assertSchemaEqual(spark_type(messages.DEAD_LETTER, binaryDescriptorSet=kos), messages.DEAD_LETTER_SCHEMA)
 
 
 def test_the_checked_in_descriptor_set_is_built_from_proto(tmp_path):
@@ -206,8 +199,6 @@ def test_fields_of_a_newer_schema_are_skipped_at_every_depth(spark, test_set):
     ("at string", "cannot write struct field at (string) into kostest.AllTypes.at (google.protobuf.Timestamp)"),
 ])
 def test_a_struct_the_message_cannot_take_is_refused_naming_field_and_message(spark, test_set, columns, message):
-    from jobs.protobuf import check_encodable
-
     struct = spark.createDataFrame([], columns).schema
     with pytest.raises(ProtobufError, match=f"^{re.escape(message)}"):
         check_encodable(struct, "kostest.AllTypes", str(test_set))
@@ -264,23 +255,22 @@ def test_proto2_defaults_and_required_fields(spark, test_set):
     decoded = encoded.select(from_protobuf("v", "kostest.Legacy", str(test_set)).alias("m")).collect()[0].m
     assert tuple(decoded) == ("a", 7, None)  # an explicit default is a value; an absent optional is null
     with pytest.raises(ProtobufError, match="its required field id is not in the struct"):
-        from jobs.protobuf import check_encodable
-
         check_encodable(T.StructType([T.StructField("note", T.StringType())]), "kostest.Legacy", str(test_set))
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"recursive.fields.max.depth": "2"}, "option recursive.fields.max.depth of Spark's protobuf connector is not "
-                                          "supported by KOS's protobuf functions"),
+    ({"convert.any.fields.to.json": "true"}, "option convert.any.fields.to.json of Spark's protobuf connector is "
+                                             "not supported by KOS's protobuf functions"),
+    ({"recursive.fields.max.depth": "two"}, "option recursive.fields.max.depth must be a whole number"),
     ({"emit.defaults": "true"}, "unknown protobuf option 'emit.defaults'"),
     ({"mode": "DROPMALFORMED"}, "option mode must be FAILFAST or PERMISSIVE, not 'DROPMALFORMED'"),
 ])
-def test_options_not_understood_are_refused_by_name(options, message):
+def test_options_not_understood_are_refused_by_name(spark, test_set, options, message):
     with pytest.raises(ProtobufError, match=f"^{re.escape(message)}"):
-        parse_options(options)
+        from_protobuf("v", "kostest.AllTypes", str(test_set), options)
 
 
-def test_recursive_messages_and_unknown_names_are_refused_when_the_column_is_made(test_set):
+def test_recursive_messages_and_unknown_names_are_refused_when_the_column_is_made(spark, test_set):
     with pytest.raises(ProtobufError, match="kostest.Recursive.child makes kostest.Recursive recursive"):
         from_protobuf("v", "kostest.Recursive", str(test_set))
     with pytest.raises(ProtobufError, match="no message kostest.Nope in the descriptor set"):
@@ -341,7 +331,7 @@ def test_the_connector_reads_what_kos_writes_and_the_other_way_round(test_set): 
     script = f"""
 import sys
 from pyspark.sql import SparkSession, functions as F
-from jobs.protobuf import from_protobuf, to_protobuf, implementation
+from kosproto import from_protobuf, to_protobuf, implementation
 spark = SparkSession.builder.master("local[1]").config("spark.jars", {str(CONNECTOR_JAR)!r}).getOrCreate()
 assert implementation(spark) == "spark"
 rows = spark.createDataFrame([(5, "RED", "x")], "i32 int, colour string, text string")

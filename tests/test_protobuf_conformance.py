@@ -20,9 +20,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.protobuf import ProtobufError, from_protobuf, to_protobuf
-from jobs.protobuf.descriptors import find_message
-from jobs.protobuf.schema import parse_options, spark_type
+from kosproto import ProtobufError, from_protobuf, spark_type, to_protobuf
 from tests.submit import PROJECT
 
 PROTOS = PROJECT / "tests" / "data" / "proto"
@@ -129,7 +127,7 @@ def test_unknown_enum_name_or_number_is_refused(spark, suite):
 def test_oneof_fields_are_struct_fields_and_the_last_set_wins(spark, suite):
     """'Verify OneOf field between from_protobuf -> to_protobuf and struct -> from_protobuf': every member of the
     oneof is a field of the struct; the one set arrives, and writing two sets the last (the builder's rule)."""
-    assert [f.name for f in spark_type(find_message(Path(suite).read_bytes(), "kosconf.OneOf")).fields] == \
+    assert [f.name for f in spark_type("kosconf.OneOf", suite).fields] == \
         ["key", "number", "text", "simple"]
     one = decode(spark, [bytes.fromhex("0a 01 6b 1a 02 68 69")], "OneOf", suite)[0]
     assert (one.key, one.number, one.text, one.simple) == ("k", None, "hi", None)
@@ -140,7 +138,7 @@ def test_oneof_fields_are_struct_fields_and_the_last_set_wins(spark, suite):
 def test_timestamp_and_duration_fields(spark, suite):
     """'roundtrip in from_protobuf and to_protobuf - Timestamp/Duration' (ProtobufCatalystDataConversionSuite):
     Timestamp to TimestampType, Duration to DayTimeIntervalType(DAY, SECOND), nanoseconds cut to micros."""
-    times = spark_type(find_message(Path(suite).read_bytes(), "kosconf.Times"))
+    times = spark_type("kosconf.Times", suite)
     assert [f.dataType for f in times.fields] == [T.TimestampType(), T.DayTimeIntervalType(0, 3)]
     value = bytes.fromhex("0a 09 08 fa ea b0 9b 06 10 e4 0f 12 04 08 3c 10 01")  # 1668035962 s 2020 ns; 60 s 1 ns
     row = decode(spark, [value], "Times", suite)[0]
@@ -172,7 +170,7 @@ def test_unsigned_ints_and_their_upcast(spark, suite):
 def test_any_and_wrapper_types_are_structs(spark, suite):
     """'Verify Any ...' and wrapper types without the unwrap option: Any is struct<type_url, value>, a wrapper is
     struct<value>; a wrapper set to its zero is a struct whose value is null."""
-    schema = spark_type(find_message(Path(suite).read_bytes(), "kosconf.WellKnown"))
+    schema = spark_type("kosconf.WellKnown", suite)
     assert schema.simpleString() == ("struct<detail:struct<type_url:string,value:binary>,count:struct<value:int>,"
                                      "label:struct<value:string>>")
     value = bytes.fromhex("0a 07 0a 01 74 12 02 08 01 12 00")  # detail {type_url "t", value 08 01}, count {}
@@ -184,18 +182,18 @@ def test_any_and_wrapper_types_are_structs(spark, suite):
 def test_empty_message_fields_are_left_out(spark, suite):
     """'Empty message' (retain.empty.message.types false, the default): a field of an empty message type is not in
     the schema."""
-    assert spark_type(find_message(Path(suite).read_bytes(), "kosconf.WithEmpty")).simpleString() == \
+    assert spark_type("kosconf.WithEmpty", suite).simpleString() == \
         "struct<name:string>"
 
 
 @pytest.mark.parametrize("message", ["Recursive", "MutualA"])
-def test_recursive_messages_are_refused_by_name(suite, message):
-    """'Handle recursive fields in Protobuf schema': the connector refuses them unless
-    recursive.fields.max.depth; KOS refuses them (the option too), naming the path."""
+def test_recursive_messages_are_refused_by_name(spark, suite, message):
+    """'Handle recursive fields in Protobuf schema': refused by default (recursive.fields.max.depth -1), naming
+    the path."""
     with pytest.raises(ProtobufError, match=rf"makes kosconf.{message} recursive \(kosconf.{message} -> "):
-        spark_type(find_message(Path(suite).read_bytes(), f"kosconf.{message}"))
-    with pytest.raises(ProtobufError, match="option recursive.fields.max.depth of Spark's protobuf connector is not"):
-        parse_options({"recursive.fields.max.depth": "3"})
+        spark_type(f"kosconf.{message}", suite)
+    with pytest.raises(ProtobufError, match=rf"makes kosconf.{message} recursive"):
+        spark_type(f"kosconf.{message}", suite, {"recursive.fields.max.depth": "-1"})
 
 
 def test_struct_fields_match_by_name_missing_ones_allowed_extra_ones_refused(spark, suite):

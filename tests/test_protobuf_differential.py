@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
-from jobs.protobuf import from_protobuf, to_protobuf
+from kosproto import from_protobuf, to_protobuf
 from tests.submit import PROJECT
 from tests.test_protobuf_conformance import descriptor_set
 

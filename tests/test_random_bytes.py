@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from jobs import messages
-from jobs.protobuf.descriptors import message_class
+from kosproto.descriptors import message_class
 from tests.conftest import read_topic
 from tests.submit import CHECKED_IN
 from tests.test_faults import GEN, finish, job, rows, ship

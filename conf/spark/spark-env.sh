@@ -22,3 +22,13 @@ fi
 if [ -z "${PYSPARK_PYTHON:-}" ] && [ -x "${SPARK_HOME}/../../../../bin/python" ]; then
   PYSPARK_PYTHON=$(cd "${SPARK_HOME}/../../../../bin" && pwd)/python
 fi
+
+# KOS's JVM side (build/kos-spark.jar: the protobuf functions and the candidate search) and protobuf-java, both built
+# into the project's build/ by `make setup`, on the class path of every Spark process started from this virtualenv:
+# drivers (a plain SparkSession.builder.getOrCreate() too), a local master's executors, and the standalone master's
+# workers and the executors they start. Jobs for a cluster elsewhere ship the same jars with --jars.
+kos_build=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]:-$0}")")/../../build" 2>/dev/null && pwd)
+if [ -n "$kos_build" ]; then
+  SPARK_DIST_CLASSPATH="$kos_build/kos-spark.jar:$kos_build/lib/*${SPARK_DIST_CLASSPATH:+:$SPARK_DIST_CLASSPATH}"
+fi
+unset kos_build

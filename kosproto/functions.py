@@ -1,31 +1,27 @@
 """``from_protobuf`` and ``to_protobuf`` for PySpark DataFrames, called as ``pyspark.sql.protobuf.functions``'s.
 
-Spark's own (``org.apache.spark:spark-protobuf_2.13``) is used when the JVM can load it, that is
-when ``spark-submit --packages`` brought it; otherwise KOS's: Arrow-batched Python UDFs over the
-upb protobuf runtime, with the same Spark schema and options (README, "The protobuf functions").
-The Spark setting ``spark.kos.protobuf.implementation`` (``auto``, ``spark`` or ``kos``) forces a side.
+KOS's own run in the JVM (kosproto/java: Spark user-defined functions made with Spark's public Java API): no
+Python worker, whole-stage code generation kept, allowed in real-time mode. Spark's own connector
+(``org.apache.spark:spark-protobuf_2.13``) is used instead when the JVM can load it; the Spark setting
+``spark.kos.protobuf.implementation`` (``auto``, ``spark`` or ``kos``) forces a side.
 
-Messages are found by name in a ``FileDescriptorSet`` (``descFilePath`` or ``binaryDescriptorSet``);
-the set travels with the function to the executors, which parse it once per Python worker.
+Messages are found by name in a ``FileDescriptorSet`` (``descFilePath`` or ``binaryDescriptorSet``): the set
+travels with the function as bytes and each JVM parses it once.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from typing import Any
+import json
+from collections.abc import Mapping
 
-import pyarrow as pa
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import types as T
-from pyspark.sql.functions import arrow_udf
 
-from jobs.protobuf.decode import Decoder
-from jobs.protobuf.descriptors import ProtobufError, message_class, read_descriptor_set
-from jobs.protobuf.encode import Encoder
-from jobs.protobuf.schema import Options, match_struct, parse_options, spark_type
+from kosproto import jvm
+from kosproto.errors import ProtobufError
 
-__all__ = ["check_encodable", "connector_available", "from_protobuf", "implementation", "to_protobuf"]
+__all__ = ["check_encodable", "connector_available", "from_protobuf", "implementation", "read_descriptor_set",
+           "spark_type", "to_protobuf"]
 
 IMPLEMENTATION = "spark.kos.protobuf.implementation"
 # The connector's expression: org.apache.spark.sql.protobuf.functions itself ships with Spark's SQL API and
@@ -52,9 +48,10 @@ def connector_available(spark: SparkSession) -> bool:
     """Whether this session's JVM can load Spark's protobuf functions (never on Spark Connect)."""
     from py4j.java_gateway import JavaClass
 
-    jvm = getattr(spark.sparkContext, "_jvm", None) if hasattr(spark, "sparkContext") else None
+    context = getattr(spark, "sparkContext", None)
+    gateway = getattr(context, "_jvm", None) if context is not None else None
     try:
-        return jvm is not None and isinstance(getattr(jvm, CONNECTOR_CLASS), JavaClass)
+        return gateway is not None and isinstance(getattr(gateway, CONNECTOR_CLASS), JavaClass)
     except Exception:  # noqa: BLE001 - a session without a JVM cannot have it
         return False
 
@@ -74,8 +71,10 @@ def from_protobuf(data: Column | str, messageName: str, descFilePath: str | None
         A ``FileDescriptorSet`` file (``protoc --include_imports --descriptor_set_out``).
     options : dict, optional
         ``mode`` (``FAILFAST``, the default, fails the query on bytes that do not parse; ``PERMISSIVE`` gives
-        null), ``emit.default.values``, ``enums.as.ints``, ``upcast.unsigned.ints``. Options of the connector
-        that KOS's functions do not implement are refused by name.
+        null), ``emit.default.values``, ``enums.as.ints``, ``upcast.unsigned.ints``, ``recursive.fields.max.depth``
+        (-1, the default, refuses recursive fields; 1 to 10 reads them to that depth),
+        ``retain.empty.message.types``. Options of the connector that KOS's functions do not implement are
+        refused by name.
     binaryDescriptorSet : bytes, optional
         The descriptor set's bytes, instead of ``descFilePath``.
 
@@ -92,7 +91,8 @@ def from_protobuf(data: Column | str, messageName: str, descFilePath: str | None
     Notes
     -----
     Without presence (proto3 scalars), a zero value (0, "", the first enum value) is null unless
-    ``emit.default.values`` is true, as with Spark's connector.
+    ``emit.default.values`` is true, as with Spark's connector; a float or double is zero when its bits are
+    (``-0.0`` and NaN are values).
 
     Examples
     --------
@@ -110,10 +110,7 @@ def from_protobuf(data: Column | str, messageName: str, descFilePath: str | None
         from pyspark.sql.protobuf import functions as connector
 
         return connector.from_protobuf(data, messageName, descFilePath, dict(options or {}), binaryDescriptorSet)
-    descriptor_set = _descriptor_set(descFilePath, binaryDescriptorSet)
-    parsed = parse_options(options)
-    schema = spark_type(message_class(descriptor_set, messageName).DESCRIPTOR, parsed)
-    return _udf("from_protobuf", schema, _decode, descriptor_set, messageName, parsed)(data)
+    return _column("fromProtobuf", data, messageName, _descriptor_set(descFilePath, binaryDescriptorSet), options)
 
 
 def to_protobuf(data: Column | str, messageName: str, descFilePath: str | None = None,  # noqa: N803
@@ -148,7 +145,7 @@ def to_protobuf(data: Column | str, messageName: str, descFilePath: str | None =
 
     Notes
     -----
-    A Python UDF learns its input type with its first batch, so a struct the message cannot take is refused
+    A Java function learns its input type from its first row, so a struct the message cannot take is refused
     then; ``check_encodable`` says so before a query starts. Timestamps keep their microseconds (the connector
     keeps milliseconds).
 
@@ -157,26 +154,48 @@ def to_protobuf(data: Column | str, messageName: str, descFilePath: str | None =
     >>> df = spark.createDataFrame([(("vam", "fe01-42", 106),)], "o struct<source:string,file:string,offset:bigint>")
     >>> df.select(to_protobuf("o", "kos.v1.Origin", binaryDescriptorSet=descriptor_set).alias("value")).collect()
     [Row(value=b'\\n\\x03vam\\x12\\x07fe01-42\\x18j')]
+
+    The example of ``pyspark.sql.protobuf.functions.to_protobuf``, with its descriptor set as bytes:
+
+    >>> simple = spark.createDataFrame([((2, "Alice", 109200),)], "value struct<age:int,name:string,score:bigint>")
+    >>> simple.select(to_protobuf("value", "SimpleMessage", binaryDescriptorSet=simple_message)
+    ...               .alias("value")).collect()
+    [Row(value=b'\\x08\\x02\\x12\\x05Alice\\x18\\x90\\xd5\\x06')]
     """
     if implementation() == "spark":
         from pyspark.sql.protobuf import functions as connector
 
         return connector.to_protobuf(data, messageName, descFilePath, dict(options or {}), binaryDescriptorSet)
-    descriptor_set = _descriptor_set(descFilePath, binaryDescriptorSet)
-    parse_options(options)  # refuse what is not understood; none of them changes the encoding
-    message_class(descriptor_set, messageName)  # the message exists
-    return _udf("to_protobuf", T.BinaryType(), _encode, descriptor_set, messageName, Options())(data)
+    return _column("toProtobuf", data, messageName, _descriptor_set(descFilePath, binaryDescriptorSet), options)
+
+
+def spark_type(messageName: str, descFilePath: str | None = None,  # noqa: N803
+               options: Mapping[str, str] | None = None, binaryDescriptorSet: bytes | None = None) -> T.StructType:
+    """The Spark schema ``from_protobuf`` gives ``messageName`` with ``options``."""
+    found = jvm.call("schema", messageName, _descriptor_set(descFilePath, binaryDescriptorSet), jvm.java_map(options))
+    return T.StructType.fromJson(json.loads(found.json()))
 
 
 def check_encodable(struct: T.StructType, messageName: str, descFilePath: str | None = None,  # noqa: N803
                     binaryDescriptorSet: bytes | None = None) -> None:
     """Raise ProtobufError now, naming field and message, if ``to_protobuf`` could not encode ``struct``.
 
-    Spark's connector says so while the query is analysed; a Python UDF sees its input type only with its
-    first batch, so the jobs call this on the structs they build before they start a query.
+    Spark's connector says so while the query is analysed; a Java function learns its input type with its first
+    row, so the jobs call this on the structs they build before they start a query.
     """
-    descriptor_set = _descriptor_set(descFilePath, binaryDescriptorSet)
-    match_struct(struct, message_class(descriptor_set, messageName).DESCRIPTOR)
+    session = SparkSession.getActiveSession()
+    assert session is not None, "check_encodable needs an active SparkSession"
+    java_struct = session._jsparkSession.parseDataType(struct.json())  # type: ignore[attr-defined]
+    jvm.call("checkEncodable", java_struct, messageName, _descriptor_set(descFilePath, binaryDescriptorSet))
+
+
+def read_descriptor_set(path: str) -> bytes:
+    """The bytes of a descriptor set file; ProtobufError naming it when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ProtobufError(f"cannot read the descriptor set {path}: {exc.strerror}") from None
 
 
 def _descriptor_set(path: str | None, binary: bytes | None) -> bytes:
@@ -188,21 +207,9 @@ def _descriptor_set(path: str | None, binary: bytes | None) -> bytes:
                         "binaryDescriptorSet (a message's Java class needs Spark's connector)")
 
 
-def _udf(name: str, return_type: T.DataType, converter: Callable[..., Callable[[pa.Array], pa.Array]],
-         descriptor_set: bytes, message: str, options: Options) -> Any:
-    def convert(data: pa.Array) -> pa.Array:
-        return converter(descriptor_set, message, options)(data)
+def _column(method: str, data: Column | str, message: str, descriptor_set: bytes,
+            options: Mapping[str, str] | None) -> Column:
+    from pyspark.sql.classic.column import Column as ClassicColumn
+    from pyspark.sql.classic.column import _to_java_column
 
-    convert.__name__ = name  # the column is called from_protobuf(value), as with Spark's connector
-    return arrow_udf(convert, returnType=return_type)  # type: ignore[call-overload]
-
-
-@functools.lru_cache(maxsize=32)
-def _decode(descriptor_set: bytes, message: str, options: Options) -> Decoder:
-    """One decoder per Python worker, message and options."""
-    return Decoder(message_class(descriptor_set, message), options)
-
-
-@functools.lru_cache(maxsize=32)
-def _encode(descriptor_set: bytes, message: str, options: Options) -> Encoder:
-    return Encoder(message_class(descriptor_set, message))
+    return ClassicColumn(jvm.call(method, _to_java_column(data), message, descriptor_set, jvm.java_map(options)))

@@ -1,5 +1,6 @@
-"""Message descriptors from a ``FileDescriptorSet``: what ``protoc --include_imports --descriptor_set_out``
-(or ``python -m grpc_tools.protoc``) writes. Parsed once per process and set, whatever asks for them.
+"""Message classes of the official Python protobuf runtime, from a ``FileDescriptorSet``: for code that reads or
+writes KOS's records outside Spark (the audit, the benchmarks' reference side, tests). Spark's columns use the
+functions in kosproto.functions, never these.
 """
 
 from __future__ import annotations
@@ -11,22 +12,9 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError
 
-from kos.errors import KosError
+from kosproto.errors import ProtobufError
 
-__all__ = ["ProtobufError", "find_message", "message_class", "read_descriptor_set"]
-
-
-class ProtobufError(KosError, ValueError):
-    """A descriptor set, message, option or column that the protobuf functions cannot work with; the
-    message names the message and the field."""
-
-
-def read_descriptor_set(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as exc:
-        raise ProtobufError(f"cannot read the descriptor set {path}: {exc.strerror}") from None
+__all__ = ["find_message", "message_class"]
 
 
 @functools.lru_cache(maxsize=32)
@@ -68,5 +56,5 @@ def find_message(descriptor_set: bytes, name: str) -> Descriptor:
 
 @functools.lru_cache(maxsize=64)
 def message_class(descriptor_set: bytes, name: str) -> Any:
-    """The message class of ``name``, made once per process."""
+    """The official runtime's class of message ``name``, made once per process."""
     return message_factory.GetMessageClass(find_message(descriptor_set, name))
