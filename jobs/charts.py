@@ -17,7 +17,7 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from kos.config import BUCKET_STEPS  # noqa: E402
+from jobs.aggregations import BUCKET_STEPS  # noqa: E402
 
 __all__ = ["bar_chart", "time_series_chart", "write_csv"]
 

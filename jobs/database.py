@@ -43,7 +43,7 @@ class Database:
 
     @classmethod
     def from_config(cls, cfg: Config, role: str = "owner") -> Database:
-        """The database as one of the config's accounts: ``owner``, ``load`` or ``metrics``."""
+        """The database as one of the config's accounts: ``owner``, ``load``, ``metrics`` or ``live``."""
         m = cfg.mysql
         user, password = cfg.mysql_account(role)
         if not m.tls:
@@ -52,6 +52,15 @@ class Database:
                                          "KOS_MYSQL_SSL_TRUSTSTORE_PASSWORD")
         return cls(m.host, m.port, m.database, user, password, str(cfg.path(m.ssl_ca)),
                    str(cfg.path(m.ssl_truststore)), truststore_password)
+
+    @classmethod
+    def reached(cls, cfg: Config, role: str) -> Database:
+        """The database as ``role``, once a connection as that account has been made: a job checks so before
+        Spark starts, so that an unreachable server or a refused password is one line."""
+        db = cls.from_config(cfg, role)
+        with db.connect():
+            pass
+        return db
 
     @property
     def jdbc_url(self) -> str:

@@ -1,18 +1,17 @@
 """``process_events`` as the load's exactly-once sink: one object owns the whole protocol of a micro-batch.
 
-    records of kos-parsed-os-log ──decode, sort out──▶ each Spark partition, on its executor:
-        its events and its ledger row ──▶ process_events, one transaction (LOAD DATA LOCAL INFILE)
-        its other records ──▶ back to the driver ──▶ kos-dead-letter
+    records of kos-parsed-os-log ──decode (JVM), sort out──▶ rows and dead letters, to the driver as Arrow
+        dead letters ──▶ kos-dead-letter (first: they may repeat, never vanish)
+        rows and the batch's ledger row ──▶ process_events, one transaction (LOAD DATA LOCAL INFILE)
 
-Each partition of a batch (one Kafka partition's slice of offsets) is written from the executor that decoded
-it, so MariaDB stores one partition while the other cores decode the next: decoding and inserting overlap.
-A partition's rows and its ledger row ``(query, batch id, slice)`` in ``load_ledger`` are committed in one
-transaction; a slice found in the ledger was committed before (the job died before Spark recorded the batch,
-perhaps after some partitions and not others): it adds nothing. The origin key skips lines stored already (a
-line the shipper sent twice). A server that refuses LOCAL files gets the same rows by multi-row
-``INSERT IGNORE`` instead, in the same transaction. The records that are not loadable events come back to the
-driver and go to the dead-letter topic: a batch run again sends them again (dead letters may repeat, never
-vanish).
+The batch is decoded by the executors' JVMs (``from_protobuf``) and comes to the driver as Arrow, where one
+``LOAD DATA`` writes it: no Python worker, one transaction per batch. Its rows and its ledger row ``(query, batch
+id)`` in ``load_ledger`` are committed together; a batch found in the ledger was committed before (the job died
+before Spark recorded it): it adds nothing. The origin key skips lines stored already (a line the shipper sent
+twice). A server that refuses LOCAL files gets the same rows by multi-row ``INSERT IGNORE`` instead, in the same
+transaction. Dead letters are sent before the transaction, so a batch run again sends them again (dead letters
+may repeat, never vanish). Measured against writing each Spark partition from its executor (docs/performance.md):
+faster at the small batches of a live pipeline and no slower at a backlog's.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -32,20 +31,21 @@ import pyarrow.compute as pc
 from mysql.connector import errors as mysql_errors
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from jobs import messages
 from jobs.database import Database, DatabaseError, failing_as
 from kos import event
 
-__all__ = ["LEDGER", "STEPS", "EventsSink", "Written", "fit_event_columns", "load_data_file"]
+__all__ = ["LEDGER", "STEPS", "EventsSink", "Written", "fit_event_columns", "load_data_file", "store"]
 
 log = logging.getLogger(__name__)
 
 LEDGER = "load_ledger"
-# The steps of a partition's write, in order, as the sink's ``on_step`` hook hears them (tracing, fault
-# injection), on the executor that writes it: its rows and ledger row are written, not committed ("written"), or
-# committed ("committed"; Spark has not recorded the batch yet).
+# The ledger's slice of a batch written whole from the driver (the table keeps room for slices of one).
+WHOLE = "batch"
+# The steps of a batch's write, in order, as the sink's ``on_step`` hook hears them (tracing, fault injection): its
+# rows and ledger row are written, not committed ("written"), or committed ("committed"; Spark has not recorded the
+# batch yet).
 STEPS = ("written", "committed")
 # Times travel as microseconds since the epoch: exact, and the same for any client's time zone handling.
 _TIMES = tuple(c.name for c in event.EVENT_COLUMNS if c.kind == "timestamp")
@@ -54,15 +54,6 @@ FITTED = tuple(f"{c}_us" if c in _TIMES else c for c in event.NAMES) + ("cut",) 
 _LOCAL_REFUSED = {1148, 2068, 3948, 3950, 4166}  # 4166: MariaDB's own code
 _DUPLICATE = 1062
 _INSERT_ROWS = 2000  # rows per INSERT IGNORE statement when LOAD DATA LOCAL is refused
-
-# What each partition sends back: its dead letters, and one row of counts.
-_OUTCOME = T.StructType([
-    T.StructField("reason", T.StringType()),
-    T.StructField("record", messages.RECORD),
-    T.StructField("added", T.LongType()),
-    T.StructField("present", T.LongType()),
-    T.StructField("cut", T.LongType()),
-])
 
 
 @dataclass(frozen=True)
@@ -90,15 +81,14 @@ class EventsSink:
         Takes a DataFrame of ``reason`` and ``record`` (the record's value, topic, partition, offset and
         timestamp) and writes them to the dead-letter topic.
     on_step : callable, optional
-        Called on the executor with each step's name as a partition's write reaches it (``STEPS``); the default
-        does nothing. It travels to the executors with the batch's function (cloudpickle).
+        Called with each step's name as a batch's write reaches it (``STEPS``); the default does nothing.
 
     Examples
     --------
     >>> sink = EventsSink(db, descriptor_set, send_dead_letters=lambda letters: None)
     >>> sink.write(records, "query-1", 0)
     Written(added=2, cut=0, present=0, dead_letters=1)
-    >>> sink.write(records, "query-1", 0)  # the same batch again: its slice is in the ledger
+    >>> sink.write(records, "query-1", 0)  # the same batch again: it is in the ledger
     Written(added=0, cut=0, present=2, dead_letters=1)
     """
 
@@ -121,86 +111,49 @@ class EventsSink:
         Raises
         ------
         DatabaseError
-            MySQL is unreachable or refused a partition; what that partition held was not committed.
+            MySQL is unreachable or refused the batch; nothing of it was committed.
         """
-        sorted_out = messages.sort_out(messages.decode_events(records, self.descriptor_set))
-        rows = fit_event_columns(sorted_out, keep=("reason", "record", "position"))
-        outcome = rows.mapInArrow(partition_writer(self.db, query, batch_id, self.on_step), _OUTCOME).toArrow()
-        dead = outcome.filter(pc.is_valid(outcome["reason"])).select(["reason", "record"])
+        table = rows_of(records, self.descriptor_set)
+        problems = pc.is_valid(table["reason"])
+        dead = table.filter(problems).select(["reason", "record"])
         if dead.num_rows:
             self.send_dead_letters(SparkSession.active().createDataFrame(dead))
             log.warning("batch %d: %d records that are not loadable process events went to the dead letters",
                         batch_id, dead.num_rows)
-        added, present, cut = (int(pc.sum(outcome[c]).as_py() or 0) for c in ("added", "present", "cut"))
+        rows = table.filter(pc.invert(problems)).select(list(FITTED))
+        added, present = store(self.db, rows, query, batch_id, self.on_step)
+        cut = int(pc.sum(rows["cut"]).as_py() or 0)
         if cut:
             log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
         log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, present)
         return Written(added, cut, present, dead.num_rows)
 
 
-def partition_writer(db: Database, query: str, batch_id: int, on_step: Callable[[str], None]
-                     ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The function each Spark partition of a batch runs on its executor (``mapInArrow``): its rows and its
-    ledger row in one transaction, its dead letters and counts sent back."""
-    outcome = pa.schema([pa.field("reason", pa.string()),
-                         pa.field("record", pa.struct([pa.field(f.name, _arrow(f.dataType))
-                                                       for f in messages.RECORD.fields])),
-                         pa.field("added", pa.int64()), pa.field("present", pa.int64()), pa.field("cut", pa.int64())])
-
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        arrived = [batch for batch in batches if batch.num_rows]
-        if not arrived:
-            return
-        dead, kept = [], []
-        for batch in arrived:
-            problems = pc.is_valid(batch.column("reason"))
-            if pc.any(problems).as_py():
-                dead.append(batch.filter(problems))
-            kept.append(batch.filter(pc.invert(problems)))
-        rows = pa.Table.from_batches(kept).select(list(FITTED))
-        added, present = _store(db, rows, query, batch_id, _slice(arrived[0]), on_step)
-        for letters in dead:
-            nulls = pa.nulls(letters.num_rows, pa.int64())
-            yield pa.RecordBatch.from_arrays([letters.column("reason"), letters.column("record"), nulls, nulls,
-                                              nulls], schema=outcome)
-        counts = {"added": added, "present": present, "cut": int(pc.sum(rows["cut"]).as_py() or 0)}
-        yield pa.RecordBatch.from_pydict({"reason": [None], "record": [None], **{k: [v] for k, v in counts.items()}},
-                                         schema=outcome)
-
-    return write
+def rows_of(records: DataFrame, descriptor_set: bytes) -> pa.Table:
+    """The batch decoded and sorted out (jobs/messages.py), fitted to the table's columns, on the driver as Arrow:
+    ``FITTED`` for loadable events, ``reason`` and ``record`` for the others."""
+    sorted_out = messages.sort_out(messages.decode_events(records, descriptor_set))
+    return fit_event_columns(sorted_out, keep=("reason", "record")).toArrow()
 
 
-def _arrow(spark_type: T.DataType) -> pa.DataType:
-    from pyspark.sql.pandas.types import to_arrow_type
-
-    return to_arrow_type(spark_type, timezone="UTC")
-
-
-def _slice(first: pa.RecordBatch) -> str:
-    """The partition's place in the batch, from its first rows: its Kafka partition and first offset (one Spark
-    partition of the Kafka source is one Kafka partition's range of offsets, read in order)."""
-    position = first.column("position")
-    return f"{position.field('topic')[0].as_py()}:{position.field('partition')[0].as_py()}:" \
-           f"{pc.min(position.field('offset')).as_py()}"
-
-
-def _store(db: Database, rows: pa.Table, query: str, batch_id: int, slice_: str,
-           on_step: Callable[[str], None]) -> tuple[int, int]:
-    """The partition's rows (``FITTED`` columns) and its ledger row in one transaction: (rows added, rows there
-    already)."""
+def store(db: Database, rows: pa.Table, query: str, batch_id: int, on_step: Callable[[str], None] = _no_step,
+          slice_: str = WHOLE) -> tuple[int, int]:
+    """``rows`` (``FITTED`` columns) and their ledger row in one transaction: (rows added, rows there already)."""
     with db.connect(local_files=Path(tempfile.gettempdir())) as conn:
         cur = conn.cursor()
         with failing_as(f"reading {LEDGER} as {db.user}"):
             cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s AND slice = %s",
                         (query, batch_id, slice_))
             if cur.fetchone() is not None:
-                log.info("slice %s of batch %d was committed before: nothing to add", slice_, batch_id)
+                log.info("batch %d (%s) was committed before: nothing to add", batch_id, slice_)
                 return 0, rows.num_rows
         with failing_as(f"loading batch {batch_id} into process_events as {db.user}", conn):
-            try:
-                added = _load_data(cur, rows, batch_id)
-            except _LocalRefused:
-                added = _insert_rows(cur, rows, batch_id)
+            added = 0
+            if rows.num_rows:
+                try:
+                    added = _load_data(cur, rows, batch_id)
+                except _LocalRefused:
+                    added = _insert_rows(cur, rows, batch_id)
             cur.execute(f"INSERT INTO `{LEDGER}` (query, batch_id, slice, `rows`) VALUES (%s, %s, %s, %s)",
                         (query, batch_id, slice_, rows.num_rows))
             on_step("written")

@@ -27,12 +27,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming.state import GroupState, GroupStateTimeout
 
-from jobs import messages, streaming
+from jobs import messages
 from jobs.database import Database
-from jobs.job import Batch, JobContext, StreamingJob, run_job
+from jobs.job import Batch, BatchJob, JobContext, run_job
 from jobs.live_sink import LiveSink
 from jobs.storms import KeyState, Storm, step
-from kos.config import Config, seconds
+from kos.config import seconds
 
 __all__ = ["LIVE", "OUTPUT", "live_changes", "main"]
 
@@ -123,14 +123,6 @@ def live_changes(records: DataFrame, descriptor_set: bytes, watermark: str, stor
                                     STATE, "update", GroupStateTimeout.NoTimeout))
 
 
-def check(cfg: Config, args: Any) -> dict[str, Any]:
-    """MySQL answers and takes the live account, before any Kafka record is read."""
-    db = Database.from_config(cfg, "live")
-    with db.connect():
-        pass
-    return {"db": db}
-
-
 def query(job: JobContext, records: DataFrame) -> DataFrame:
     live, alerts = job.cfg.live, job.cfg.alerts
     # Spark's 200 would be 200 tasks a batch; a checkpoint keeps the number its query started with.
@@ -138,18 +130,15 @@ def query(job: JobContext, records: DataFrame) -> DataFrame:
     return live_changes(records, job.descriptor_set, live.watermark, alerts.storm_starts, alerts.storm_window)
 
 
-def batches(job: JobContext) -> Batch:
-    cfg = job.cfg
-
+def batches(job: JobContext, db: Database) -> Batch:
     def send_alerts(storms: list[dict[str, Any]]) -> None:
         structs = job.spark.createDataFrame(
             [(f"{s['host']}:{s['service']}:{s['first_start'].isoformat()}".encode(), s) for s in storms],
             T.StructType([T.StructField("key", T.BinaryType()),
                           T.StructField("message", messages.RESTART_STORM_SCHEMA)]))
-        streaming.write_records(messages.kafka_records(structs, messages.RESTART_STORM, cfg.kafka.alerts_topic,
-                                                       job.descriptor_set), cfg)
+        job.send(structs, messages.RESTART_STORM, job.cfg.kafka.alerts_topic)
 
-    sink = LiveSink(job.state["db"], send_alerts)
+    sink = LiveSink(db, send_alerts)
 
     def process(batch: DataFrame, batch_id: int) -> dict[str, int]:
         return sink.write(batch.toArrow(), job.query_id(), batch_id)
@@ -162,9 +151,10 @@ def summary(tally: Counter[str]) -> str:
             f"{tally['repeated']} batches run again")
 
 
-LIVE = StreamingJob(
+LIVE = BatchJob(
     name="live", description="Live starts per minute and restart-storm alerts.",
-    source=lambda cfg: cfg.kafka.parsed_topic, batches=batches, summary=summary, check=check, query=query,
+    source=lambda cfg: cfg.kafka.parsed_topic, batches=batches, summary=summary,
+    open=lambda cfg: Database.reached(cfg, "live"), query=query,
     output_mode="update", writes=((messages.RESTART_STORM_SCHEMA, messages.RESTART_STORM),),
 )
 

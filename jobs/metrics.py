@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.aggregations import starts_per_bucket, top_processes, top_services
+from jobs.aggregations import BUCKETS, starts_per_bucket, top_processes, top_services
 from jobs.database import Database, failing_as
 from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store, storms
 from jobs.report import render_text, write_report
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kos-metrics", description="Metrics over process_events.")
     parser.add_argument("--from", dest="start", type=parse_instant, help="period start, ISO 8601 (default: all)")
     parser.add_argument("--to", dest="end", type=parse_instant, help="period end, exclusive (default: all)")
-    parser.add_argument("--bucket", choices=kos_config.BUCKETS, default="minute")
+    parser.add_argument("--bucket", choices=BUCKETS, default="minute")
     parser.add_argument("--top", type=int, default=10)
     files = parser.add_mutually_exclusive_group()
     files.add_argument("--out", help="folder for the CSV, PNG and HTML files (default: out/metrics)")

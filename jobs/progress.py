@@ -45,11 +45,11 @@ def describe(progress: dict[str, Any]) -> str:
 
 class ProgressLogger(StreamingQueryListener):
     """Logs each query's start, every micro-batch's progress and its end (with the error, if any); hands each
-    batch's progress (its JSON form) to ``on_progress`` too."""
+    batch's progress (its JSON form) to the function ``on_progress`` holds under the query's name too."""
 
-    def __init__(self, on_progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.on_progress = on_progress
+        self.on_progress: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     def onQueryStarted(self, event: Any) -> None:
         log.info("%s started (id %s, run %s)", event.name or "query", event.id, event.runId)
@@ -57,8 +57,9 @@ class ProgressLogger(StreamingQueryListener):
     def onQueryProgress(self, event: Any) -> None:
         progress = json.loads(event.progress.json)
         log.info("%s", describe(progress))
-        if self.on_progress is not None:
-            self.on_progress(progress)
+        handler = self.on_progress.get(progress.get("name") or "")
+        if handler is not None:
+            handler(progress)
 
     def onQueryIdle(self, event: Any) -> None:
         pass

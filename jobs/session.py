@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark import SparkConf, SparkContext
@@ -29,9 +30,11 @@ def is_local(master: str) -> bool:
     return master.startswith("local")
 
 
-def job_conf(cfg: Config, submitted: dict[str, str]) -> dict[str, str]:
-    """The Spark settings a job adds to those it was submitted with (``submitted``)."""
+def job_conf(cfg: Config, submitted: dict[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Spark settings a job adds to those it was submitted with (``submitted``): KOS's, and the job's own
+    (``extra``)."""
     wanted = {
+        **(extra or {}),
         "spark.sql.session.timeZone": "UTC",
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": cfg.path(cfg.spark.event_log_dir).as_uri(),
@@ -53,11 +56,12 @@ def job_conf(cfg: Config, submitted: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in wanted.items() if key not in submitted}
 
 
-def spark_session(app_name: str, cfg: Config) -> SparkSession:
-    """Start (or join) the job's session, named ``app_name`` in the Spark UI and the history server."""
+def spark_session(app_name: str, cfg: Config, extra: Mapping[str, str] | None = None) -> SparkSession:
+    """Start (or join) the job's session, named ``app_name`` in the Spark UI and the history server, with the job's
+    own settings ``extra`` unless it was submitted with others."""
     SparkContext._ensure_initialized()  # so that SparkConf reads what spark-submit was given
     submitted = dict(SparkConf().getAll())
-    conf = job_conf(cfg, submitted)
+    conf = job_conf(cfg, submitted, extra)
     if "spark.eventLog.dir" in conf:
         cfg.path(cfg.spark.event_log_dir).mkdir(parents=True, exist_ok=True)
     master = submitted.get("spark.master", "local[*]")

@@ -1,311 +1,191 @@
-"""KOS configuration: one immutable value built once, at the entry point.
+"""KOS configuration: one immutable value built once, at the entry point, from a declarative schema.
 
-Values come from ``conf/kos.toml`` (or the file named by ``KOS_CONFIG``), each
-overridable by an environment variable ``KOS_<SECTION>_<KEY>``. Unknown keys and
-values of the wrong type are rejected with the key's name. Relative paths are
-resolved against the project folder (the parent of the config file's folder).
+Values come from ``conf/kos.toml`` (or the file named by ``KOS_CONFIG``), each overridable by an environment
+variable ``KOS_<SECTION>_<KEY>`` (``KOS_MYSQL_LOAD_PASSWORD`` for ``[mysql.load] password``) and, for some, a
+command-line option (``override``): all three pass the same rules, and a broken value is named as it was given.
+Unknown keys are errors; secrets are masked when printed. Relative paths hang off the project folder (the
+parent of the config file's folder). conf/kos.toml says what each key means.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
-import re
 import tomllib
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from kos.errors import KosError
 
-__all__ = ["BUCKETS", "BUCKET_STEPS", "DEFAULT_CONFIG", "MYSQL_ROLES", "PROJECT_DIR", "AirflowConfig", "AlertsConfig",
-           "Config", "ConfigError", "InvalidValue", "KafkaConfig", "LiveConfig", "MysqlConfig", "RunConfig",
-           "ShipperConfig", "SparkConfig", "SparkJob", "StackConfig", "load", "override", "seconds"]
+__all__ = ["DEFAULT_CONFIG", "PROJECT_DIR", "Bucket", "Config", "ConfigError", "load", "override", "seconds"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "conf" / "kos.toml"
 
 
-# The time buckets the metrics count starts in, and how long each is.
-BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
-BUCKETS = tuple(BUCKET_STEPS)
-# The MySQL accounts and the prefix of their keys in [mysql].
-MYSQL_ROLES = {"owner": "", "load": "load_", "metrics": "metrics_", "live": "live_"}
-
-
 class ConfigError(KosError, ValueError):
-    """A configuration value is missing, unknown or of the wrong type."""
+    """A configuration value is missing, unknown or not what its key allows; the message names the key."""
 
 
-class InvalidValue(ConfigError):
-    """A value outside what its key allows; ``named`` says so under the name the user gave it by."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"config key {key} {problem}")
-        self.key = key
-        self.problem = problem
-
-    def named(self, name: str) -> ConfigError:
-        """The same complaint about a value given as ``name`` (an environment variable, a CLI option)."""
-        return ConfigError(f"{name} ({self.key}) {self.problem}")
+def _rule(pattern: str, what: str) -> Any:
+    return Field(pattern=f"^(?:{pattern})$", json_schema_extra={"what": what})
 
 
-# Constraints on a key, in its field's metadata: one check for the file, the environment and the CLI.
-def _rule(**rule: object) -> dict[str, object]:
-    return {"rule": rule}
+Port = Annotated[int, Field(ge=1, le=65535)]
+Positive = Annotated[int, Field(ge=1)]
+NotNegative = Annotated[int, Field(ge=0)]
+Duration = Annotated[str, _rule(r"[1-9][0-9]* (millisecond|second|minute|hour|day)s?",
+                                "a duration such as '30 seconds' or '10 minutes'")]
+Topic = Annotated[str, _rule(r"[A-Za-z0-9._-]{1,249}", "a Kafka topic name (letters, digits, '.', '_', '-')")]
+Bucket = Literal["minute", "hour", "day"]
 
 
-PORT = _rule(low=1, high=65535)
-POSITIVE = _rule(low=1)
-NOT_NEGATIVE = _rule(low=0)
-# A span of time as Spark writes one: "10 seconds", "2 minutes", "1 hour".
-DURATION = _rule(pattern=r"[1-9][0-9]* (second|minute|hour|day)s?", what="a duration such as '30 seconds' or "
-                 "'10 minutes'")
-# Kafka's own rule for topic names.
-TOPIC = _rule(pattern=r"[A-Za-z0-9._-]{1,249}", what="a Kafka topic name (letters, digits, '.', '_', '-')")
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
-class _Section:
-    """Checks every field against the rule in its metadata when a section is built or replaced."""
+class Account(Section):
+    """A MySQL account: its password from the environment (``KOS_MYSQL_<ROLE>_PASSWORD``), else from its file."""
 
-    section: typing.ClassVar[str] = ""
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            rule = f.metadata.get("rule")
-            if rule:
-                problem = _broken(rule, getattr(self, f.name))
-                if problem:
-                    raise InvalidValue(f"{self.section}.{f.name}", problem)
-        self._check_together()
-
-    def _check_together(self) -> None:
-        """Rules between keys of the section (InvalidValue naming one of them)."""
+    user: str
+    password_file: str
+    password: SecretStr = SecretStr("")
 
 
-def _broken(rule: Mapping[str, object], value: object) -> str | None:
-    """What is wrong with ``value`` under ``rule`` (None if nothing)."""
-    shown = repr(value)
-    if "choices" in rule and value not in rule["choices"]:  # type: ignore[operator]
-        names = [repr(c) for c in rule["choices"]]  # type: ignore[attr-defined]
-        return f"must be {', '.join(names[:-1])} or {names[-1]}, not {shown}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            return f"must be a finite number, not {shown}"
-        low, high = rule.get("low"), rule.get("high")
-        if low is not None and high is not None and not low <= value <= high:  # type: ignore[operator]
-            return f"must be from {low} to {high}, not {shown}"
-        if low is not None and value < low:  # type: ignore[operator]
-            return f"must be at least {low}, not {shown}"
-        if rule.get("above") is not None and value <= rule["above"]:  # type: ignore[operator]
-            return f"must be more than {rule['above']}, not {shown}"
-    if "pattern" in rule:
-        items = value if isinstance(value, tuple) else (value,)
-        if not items and rule.get("nonempty"):
-            return "must not be empty"
-        for item in items:
-            if not re.fullmatch(str(rule["pattern"]), str(item)):
-                return f"must be {rule['what']}, not {item!r}"
-    return None
-
-
-@dataclass(frozen=True)
-class KafkaConfig(_Section):
-    section = "kafka"
-    bootstrap_servers: tuple[str, ...] = field(default=("127.0.0.1:9092",), metadata=_rule(
-        pattern=r"[^\s,]+:\d{1,5}", what="HOST:PORT", nonempty=True))
-    raw_topic: str = field(default="kos-raw-os-log", metadata=TOPIC)
-    parsed_topic: str = field(default="kos-parsed-os-log", metadata=TOPIC)
-    dead_letter_topic: str = field(default="kos-dead-letter", metadata=TOPIC)
-    alerts_topic: str = field(default="kos-alerts", metadata=TOPIC)
-    partitions: int = field(default=3, metadata=POSITIVE)
-    replication_factor: int = field(default=1, metadata=POSITIVE)
-    # PLAINTEXT, SSL (TLS, with a client certificate when ssl_keystore is set) or SASL_SSL.
-    security_protocol: str = field(default="PLAINTEXT", metadata=_rule(choices=("PLAINTEXT", "SSL", "SASL_SSL")))
-    sasl_mechanism: str = field(default="SCRAM-SHA-512", metadata=_rule(choices=("SCRAM-SHA-256", "SCRAM-SHA-512")))
+class Kafka(Section):
+    bootstrap_servers: Annotated[tuple[Annotated[str, _rule(r"[^\s,]+:\d{1,5}", "HOST:PORT")], ...],
+                                 Field(min_length=1)] = ("127.0.0.1:9092",)
+    raw_topic: Topic = "kos-raw-os-log"
+    parsed_topic: Topic = "kos-parsed-os-log"
+    dead_letter_topic: Topic = "kos-dead-letter"
+    alerts_topic: Topic = "kos-alerts"
+    partitions: Positive = 3
+    replication_factor: Positive = 1
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     sasl_username: str = "kos"
     sasl_password_file: str = ".kos/secrets/kafka-password"
-    sasl_password: str = field(default="", repr=False)
-    # PEM files: the CA that signed the brokers' certificates; the client's key and certificate chain.
+    sasl_password: SecretStr = SecretStr("")
     ssl_cafile: str = ".kos/tls/ca.pem"
     ssl_keystore: str = ""
     ssl_key_password_file: str = ""
-    ssl_key_password: str = field(default="", repr=False)
-    # The protobuf contract of the parsed and dead-letter topics (`make proto` builds it from proto/). A
-    # schema change ships a new set: to the load first, then to the transform (README, "Schema changes").
+    ssl_key_password: SecretStr = SecretStr("")
     descriptor_set: str = "descriptors/kos.desc"
 
 
-@dataclass(frozen=True)
-class StackConfig(_Section):
-    section = "stack"
+class Stack(Section):
     state_dir: str = ".kos"
     host: str = "127.0.0.1"
-    kafka_port: int = field(default=9092, metadata=PORT)
-    kafka_controller_port: int = field(default=9093, metadata=PORT)
-    # 1: a single broker. More: a cluster on loopback, node i on each Kafka port + 100 * (i - 1).
-    kafka_brokers: int = field(default=1, metadata=POSITIVE)
-    kafka_sasl_ssl_port: int = field(default=9094, metadata=PORT)
-    kafka_ssl_port: int = field(default=9095, metadata=PORT)
-    mariadb_port: int = field(default=3306, metadata=PORT)
-    spark_master_port: int = field(default=7077, metadata=PORT)
-    spark_master_ui_port: int = field(default=8090, metadata=PORT)
-    spark_worker_ui_port: int = field(default=8091, metadata=PORT)
-    spark_history_port: int = field(default=18080, metadata=PORT)
-    airflow_port: int = field(default=8080, metadata=PORT)
+    kafka_port: Port = 9092
+    kafka_controller_port: Port = 9093
+    kafka_brokers: Positive = 1
+    kafka_sasl_ssl_port: Port = 9094
+    kafka_ssl_port: Port = 9095
+    mariadb_port: Port = 3306
+    spark_master_port: Port = 7077
+    spark_master_ui_port: Port = 8090
+    spark_worker_ui_port: Port = 8091
+    spark_history_port: Port = 18080
+    airflow_port: Port = 8080
 
 
-@dataclass(frozen=True)
-class MysqlConfig(_Section):
-    section = "mysql"
+class Mysql(Section):
     host: str = "127.0.0.1"
-    port: int = field(default=3306, metadata=PORT)
+    port: Port = 3306
     database: str = "kos"
-    user: str = "kos"
-    password_file: str = ".kos/secrets/mysql-password"
-    password: str = field(default="", repr=False)
-    # Least privilege: the load job may only add events, the metrics job only read them.
-    load_user: str = "kos_load"
-    load_password_file: str = ".kos/secrets/mysql-kos_load-password"
-    load_password: str = field(default="", repr=False)
-    metrics_user: str = "kos_metrics"
-    metrics_password_file: str = ".kos/secrets/mysql-kos_metrics-password"
-    metrics_password: str = field(default="", repr=False)
-    # The live query writes its own tables (live_*, process_alerts) and nothing else.
-    live_user: str = "kos_live"
-    live_password_file: str = ".kos/secrets/mysql-kos_live-password"
-    live_password: str = field(default="", repr=False)
-    # TLS to MySQL: every client verifies the server against ssl_ca (PEM; Java reads the same CA from
-    # a PKCS#12 trust store), and the local stack's accounts require it.
+    owner: Account = Account(user="kos", password_file=".kos/secrets/mysql-password")
+    load: Account = Account(user="kos_load", password_file=".kos/secrets/mysql-kos_load-password")
+    metrics: Account = Account(user="kos_metrics", password_file=".kos/secrets/mysql-kos_metrics-password")
+    live: Account = Account(user="kos_live", password_file=".kos/secrets/mysql-kos_live-password")
     tls: bool = False
     ssl_ca: str = ".kos/tls/ca.pem"
     ssl_truststore: str = ".kos/tls/ca.p12"
     ssl_truststore_password_file: str = ".kos/tls/ca.p12.password"
-    ssl_truststore_password: str = field(default="", repr=False)
+    ssl_truststore_password: SecretStr = SecretStr("")
 
 
-@dataclass(frozen=True)
-class ShipperConfig(_Section):
-    section = "shipper"
+class Shipper(Section):
     paths: tuple[str, ...] = ("/var/log/syslog",)
     rotated: tuple[str, ...] = ("{path}.1",)
     checkpoint_dir: str = ".kos/shipper"
-    start_from: str = field(default="beginning", metadata=_rule(choices=("beginning", "end")))
+    start_from: Literal["beginning", "end"] = "beginning"
     source_id: str = ""
-    fingerprint_bytes: int = field(default=1024, metadata=POSITIVE)
-    max_line_bytes: int = field(default=1024 * 1024, metadata=POSITIVE)
-    lines_per_record: int = field(default=256, metadata=POSITIVE)
-    round_bytes: int = field(default=4 * 1024 * 1024, metadata=POSITIVE)
-    poll_seconds: float = field(default=0.2, metadata=_rule(above=0))
-    compression: str = field(default="lz4", metadata=_rule(choices=("none", "gzip", "snappy", "lz4", "zstd")))
-    linger_ms: int = field(default=5, metadata=NOT_NEGATIVE)
-    batch_size: int = field(default=1024 * 1024, metadata=POSITIVE)
-    delivery_timeout_ms: int = field(default=120_000, metadata=POSITIVE)
-    request_timeout_ms: int = field(default=30_000, metadata=POSITIVE)
-    # 0: no metrics endpoint.
-    metrics_port: int = field(default=0, metadata=_rule(low=0, high=65535))
+    fingerprint_bytes: Positive = 1024
+    max_line_bytes: Positive = 1024 * 1024
+    lines_per_record: Positive = 256
+    round_bytes: Positive = 4 * 1024 * 1024
+    poll_seconds: Annotated[float, Field(gt=0)] = 0.2
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    linger_ms: NotNegative = 5
+    batch_size: Positive = 1024 * 1024
+    delivery_timeout_ms: Positive = 120_000
+    request_timeout_ms: Positive = 30_000
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     metrics_host: str = "127.0.0.1"
 
-    def _check_together(self) -> None:
-        # The producer's own rule: a record may wait linger_ms, then each request request_timeout_ms.
-        floor = self.linger_ms + self.request_timeout_ms
+    @model_validator(mode="after")
+    def _delivery_outlasts_a_request(self) -> Shipper:
+        floor = self.linger_ms + self.request_timeout_ms  # the producer's own rule
         if self.delivery_timeout_ms <= floor:
-            raise InvalidValue("shipper.delivery_timeout_ms", f"must be more than linger_ms + request_timeout_ms "
-                                                               f"({floor}), not {self.delivery_timeout_ms}")
+            raise PydanticCustomError("together", "must be more than linger_ms + request_timeout_ms ({floor}), not "
+                                                  "{value}", {"key": "delivery_timeout_ms", "floor": floor,
+                                                              "value": self.delivery_timeout_ms})
+        return self
 
 
-@dataclass(frozen=True)
-class SparkConfig(_Section):
-    section = "spark"
+class Spark(Section):
     master: str = "local[2]"
-    # Maven coordinates of the connectors, resolved from ~/.m2 by spark-submit --packages: each job gets
-    # those it needs (job_packages). protobuf_package: Spark's protobuf connector, where it can be had;
-    # empty, the jobs use KOS's own from_protobuf / to_protobuf.
-    kafka_package: str = "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0"
-    jdbc_package: str = "com.mysql:mysql-connector-j:9.5.0"
     protobuf_package: str = ""
-    # auto: Spark's protobuf connector when it is on the class path, else KOS's; spark or kos force one.
-    protobuf: str = field(default="auto", metadata=_rule(choices=("auto", "spark", "kos")))
+    protobuf: Literal["auto", "spark", "kos"] = "auto"
     event_log_dir: str = ".kos/spark-events"
-    # One folder per streaming query (transform, load) below this one.
     checkpoint_dir: str = ".kos/checkpoints"
-    # Kafka records read per micro-batch and partition at most; 0: all that are there.
-    max_offsets_per_trigger: int = field(default=250_000, metadata=NOT_NEGATIVE)
-
-    def job_packages(self, job: str) -> tuple[str, ...]:
-        """The --packages of a job: transform reads and writes Kafka, load and live also MySQL, metrics only MySQL."""
-        kafka = (self.kafka_package, *([self.protobuf_package] if self.protobuf_package else []))
-        with_mysql = (*kafka, self.jdbc_package)
-        return {"transform": kafka, "load": with_mysql, "live": with_mysql, "metrics": (self.jdbc_package,)}[job]
+    max_offsets_per_trigger: NotNegative = 250_000
 
 
-@dataclass(frozen=True)
-class SparkJob:
-    """How a KOS job is submitted: its application file and the packages it needs (``spark-submit --packages``)."""
-
-    name: str
-    application: Path
-    packages: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RunConfig(_Section):
-    section = "run"
-    # The transform's and the load's processing-time trigger under `kos run`.
-    trigger: str = field(default="1 second", metadata=DURATION)
-    # A stage that exits more often than this within restart_window stops `kos run` (exit status 1).
-    max_restarts: int = field(default=5, metadata=NOT_NEGATIVE)
-    restart_window: str = field(default="10 minutes", metadata=DURATION)
+class Run(Section):
+    real_time: Annotated[str, _rule(r"|[1-9][0-9]* (second|minute|hour)s?", "'' or a duration such as '1 minute'")] \
+        = "1 minute"
+    trigger: Duration = "250 milliseconds"
+    max_restarts: NotNegative = 5
+    restart_window: Duration = "10 minutes"
 
 
-@dataclass(frozen=True)
-class LiveConfig(_Section):
-    section = "live"
-    # The live query's processing-time trigger.
-    trigger: str = field(default="5 seconds", metadata=DURATION)
-    # How far behind the latest event time seen a start may arrive and still be counted; later ones are
-    # counted apart as late (live_late).
-    watermark: str = field(default="2 minutes", metadata=DURATION)
-    # The group state's partitions (tasks per batch); fixed when the query's checkpoint is made.
-    partitions: int = field(default=4, metadata=POSITIVE)
+class Live(Section):
+    trigger: Duration = "1 second"
+    watermark: Duration = "2 minutes"
+    partitions: Positive = 2
 
 
-@dataclass(frozen=True)
-class AlertsConfig(_Section):
-    section = "alerts"
-    # A restart storm: a service started at least storm_starts times on one host within storm_window.
-    storm_starts: int = field(default=5, metadata=_rule(low=2))
-    storm_window: str = field(default="10 minutes", metadata=DURATION)
+class Alerts(Section):
+    storm_starts: Annotated[int, Field(ge=2)] = 5
+    storm_window: Duration = "10 minutes"
 
 
-@dataclass(frozen=True)
-class AirflowConfig(_Section):
-    section = "airflow"
+class Airflow(Section):
     home: str = ".kos/airflow"
     pipeline_schedule: str = "*/15 * * * *"
     metrics_schedule: str = "@hourly"
-    metrics_bucket: str = field(default="minute", metadata=_rule(choices=BUCKETS))
-    metrics_top: int = field(default=10, metadata=POSITIVE)
+    metrics_bucket: Bucket = "minute"
+    metrics_top: Positive = 10
     reports_dir: str = "out/reports"
-    retries: int = field(default=3, metadata=NOT_NEGATIVE)
-    retry_delay_seconds: int = field(default=30, metadata=NOT_NEGATIVE)
+    retries: NotNegative = 3
+    retry_delay_seconds: NotNegative = 30
 
 
-@dataclass(frozen=True)
-class Config:
-    kafka: KafkaConfig = KafkaConfig()
-    stack: StackConfig = StackConfig()
-    mysql: MysqlConfig = MysqlConfig()
-    shipper: ShipperConfig = ShipperConfig()
-    spark: SparkConfig = SparkConfig()
-    run: RunConfig = RunConfig()
-    live: LiveConfig = LiveConfig()
-    alerts: AlertsConfig = AlertsConfig()
-    airflow: AirflowConfig = AirflowConfig()
-    project_dir: Path = PROJECT_DIR
+class Config(Section):
+    kafka: Kafka = Kafka()
+    stack: Stack = Stack()
+    mysql: Mysql = Mysql()
+    shipper: Shipper = Shipper()
+    spark: Spark = Spark()
+    run: Run = Run()
+    live: Live = Live()
+    alerts: Alerts = Alerts()
+    airflow: Airflow = Airflow()
+    project_dir: Path = Field(default=PROJECT_DIR, exclude=True)
 
     def path(self, value: str) -> Path:
         """An absolute path for a configured one (relative ones hang off the project folder)."""
@@ -316,53 +196,26 @@ class Config:
     def state_dir(self) -> Path:
         return self.path(self.stack.state_dir)
 
-    def spark_job(self, name: str) -> SparkJob:
-        """The Spark job ``name`` (transform, load, metrics): ``jobs/<name>.py`` and its packages."""
-        return SparkJob(name, self.project_dir / "jobs" / f"{name}.py", self.spark.job_packages(name))
-
-    def mysql_settings(self, role: str) -> tuple[str, str, str]:
-        """User, password given in the environment ('' if none) and password file of a MySQL account:
-        ``owner`` (schema and tooling), ``load`` or ``metrics``."""
-        prefix, m = MYSQL_ROLES[role], self.mysql
-        return getattr(m, f"{prefix}user"), getattr(m, f"{prefix}password"), getattr(m, f"{prefix}password_file")
-
-    def mysql_account(self, role: str = "owner") -> tuple[str, str]:
-        """User and password of a MySQL account: the environment (KOS_MYSQL_PASSWORD,
-        KOS_MYSQL_LOAD_PASSWORD, KOS_MYSQL_METRICS_PASSWORD) first, then the account's secrets file."""
-        user, password, password_file = self.mysql_settings(role)
-        return user, self.secret(password, password_file, f"KOS_MYSQL_{MYSQL_ROLES[role].upper()}PASSWORD")
-
-    def secret(self, value: str, file: str, variable: str) -> str:
+    def secret(self, value: SecretStr, file: str, variable: str) -> str:
         """A secret given directly (from the environment) or read from ``file``; ConfigError if neither."""
-        if value:
-            return value
+        if value.get_secret_value():
+            return value.get_secret_value()
         if not file:
             raise ConfigError(f"no secret configured: set {variable}")
-        path = self.path(file)
         try:
-            return path.read_text().strip()
+            return self.path(file).read_text().strip()
         except FileNotFoundError:
-            raise ConfigError(f"set {variable} or create {path} (`kos stack start` generates it locally)") from None
+            raise ConfigError(f"set {variable} or create {self.path(file)} (`kos stack start` generates it "
+                              "locally)") from None
 
-    def mysql_password(self) -> str:
-        """The owner account's password."""
-        return self.mysql_account("owner")[1]
-
-
-_SECTIONS: dict[str, type] = {
-    "kafka": KafkaConfig,
-    "stack": StackConfig,
-    "mysql": MysqlConfig,
-    "shipper": ShipperConfig,
-    "spark": SparkConfig,
-    "run": RunConfig,
-    "live": LiveConfig,
-    "alerts": AlertsConfig,
-    "airflow": AirflowConfig,
-}
+    def mysql_account(self, role: str = "owner") -> tuple[str, str]:
+        """User and password of a MySQL account (``owner``, ``load``, ``metrics``, ``live``)."""
+        account: Account = getattr(self.mysql, role)
+        return account.user, self.secret(account.password, account.password_file,
+                                         f"KOS_MYSQL_{role.upper()}_PASSWORD")
 
 
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 def seconds(duration: str) -> float:
@@ -385,80 +238,149 @@ def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] 
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-
-    unknown = set(raw) - set(_SECTIONS)
+    unknown = sorted(set(raw) - set(Config.model_fields) - {"project_dir"})
     if unknown:
-        raise ConfigError(f"{path}: unknown section [{sorted(unknown)[0]}]")
-    sections: dict[str, typing.Any] = {}
-    for name, cls in _SECTIONS.items():
-        table = raw.get(name, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{name}] must be a table")
-        sections[name] = _build(cls, name, table, environ)
-    return Config(**sections, project_dir=path.resolve().parent.parent)
-
-
-def _build(cls: type, section: str, table: dict[str, object], environ: Mapping[str, str]) -> object:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    values: dict[str, object] = {}
-    for key, value in table.items():
-        if key not in names:
-            raise ConfigError(f"unknown config key {section}.{key}")
-        values[key] = _check(f"{section}.{key}", hints[key], value)
-    from_env: dict[str, str] = {}
-    for key in names:
-        env_name = f"KOS_{section}_{key}".upper()
-        if env_name in environ:
-            values[key] = _from_env(env_name, hints[key], environ[env_name])
-            from_env[f"{section}.{key}"] = env_name
-    try:
-        return cls(**values)
-    except InvalidValue as exc:
-        raise exc.named(from_env[exc.key]) if exc.key in from_env else exc from None
+        raise ConfigError(f"{path}: unknown section [{unknown[0]}]")
+    raw = _merged(Config().model_dump(), _tuples(raw))
+    names: dict[tuple[str, ...], str] = {}
+    for keys, hint in _keys(Config):
+        variable = "KOS_" + "_".join(keys).upper()
+        if variable in environ:
+            _set(raw, keys, _from_text(variable, hint, environ[variable]))
+            names[keys] = variable
+    return _built({**raw, "project_dir": path.resolve().parent.parent}, names, path)
 
 
 def override(cfg: Config, section: str, values: Mapping[str, tuple[object, str]]) -> Config:
-    """``cfg`` with keys of ``section`` replaced by values given elsewhere (the command line):
-    ``{key: (value, name)}``, values None left out. The same rules as for the file apply; a broken
-    one is reported under its ``name`` (``--lines-per-record``)."""
+    """``cfg`` with keys of ``section`` replaced by values given elsewhere (the command line): ``{key: (value,
+    name)}``, values None left out. The same rules as for the file apply; a broken one is reported under its
+    ``name`` (``--lines-per-record``)."""
     given = {key: value for key, (value, _) in values.items() if value is not None}
     if not given:
         return cfg
+    data = cfg.model_dump()
+    data[section].update(given)
+    names = {(section, key): name for key, (_, name) in values.items()}
+    return _built({**data, "project_dir": cfg.project_dir}, names, None)
+
+
+def _built(data: dict[str, Any], names: Mapping[tuple[str, ...], str], path: Path | None) -> Config:
     try:
-        replaced = dataclasses.replace(getattr(cfg, section), **given)
-    except InvalidValue as exc:
-        names = {f"{section}.{key}": name for key, (_, name) in values.items()}
-        raise exc.named(names[exc.key]) if exc.key in names else exc from None
-    return dataclasses.replace(cfg, **{section: replaced})
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_said(exc.errors()[0], names, path)) from None
 
 
-def _check(name: str, hint: object, value: object) -> object:
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if typing.get_origin(hint) is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"config key {name} must be a list of strings")
-        return tuple(value)
-    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):  # type: ignore[arg-type]
-        raise ConfigError(f"config key {name} must be of type {getattr(hint, '__name__', hint)}")
-    return value
+def _said(error: Any, names: Mapping[tuple[str, ...], str], path: Path | None) -> str:
+    """One ValidationError entry as a sentence naming the key (under the name it was given by)."""
+    loc = tuple(str(part) for part in error["loc"] if not isinstance(part, int))
+    ctx = error.get("ctx") or {}
+    if error["type"] == "together":
+        loc = (*loc, ctx["key"])
+    key = ".".join(loc)
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return f"unknown config key {key}"
+    if kind in ("model_type", "dict_type") and len(loc) == 1:
+        return f"{path}: [{key}] must be a table"
+    problem = {
+        "greater_than_equal": f"must be at least {ctx.get('ge')}, not {value!r}",
+        "greater_than": f"must be more than {ctx.get('gt')}, not {value!r}",
+        "less_than_equal": f"must be at most {ctx.get('le')}, not {value!r}",
+        "literal_error": f"must be {ctx.get('expected')}, not {value!r}",
+        "finite_number": f"must be a finite number, not {value!r}",
+        "too_short": "must not be empty",
+        "together": error["msg"],
+    }.get(kind)
+    if kind == "string_pattern_mismatch":
+        problem = f"must be {_what(loc)}, not {value!r}"
+    field = _field(loc)
+    if kind in ("greater_than_equal", "less_than_equal") and field is not None:
+        low, high = _bound(field, "ge"), _bound(field, "le")
+        if low is not None and high is not None:
+            problem = f"must be from {low} to {high}, not {value!r}"
+    if problem is None:
+        hint = field.annotation if field is not None else None
+        shown = "a list of strings" if get_origin(hint) is tuple else f"of type {getattr(hint, '__name__', hint)}"
+        problem = f"must be {shown}" if loc not in names else f"must be {shown}, not {value!r}"
+    name = names.get(loc)
+    return f"{name} ({key}) {problem}" if name else f"config key {key} {problem}"
 
 
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
+def _field(loc: tuple[str, ...]) -> Any:
+    model: Any = Config
+    found = None
+    for part in loc:
+        found = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if found is None:
+            return None
+        model = found.annotation
+    return found
 
 
-def _from_env(name: str, hint: object, text: str) -> object:
-    if typing.get_origin(hint) is tuple:
+def _bound(field: Any, name: str) -> Any:
+    return next((getattr(m, name) for m in field.metadata if getattr(m, name, None) is not None), None)
+
+
+def _what(loc: tuple[str, ...]) -> str:
+    """What a key's pattern stands for (its ``what``; a list's, its items')."""
+    field = _field(loc)
+    items = get_args(field.annotation) if field is not None else ()
+    found = [field, *getattr(items[0] if items else None, "__metadata__", ())]
+    return next((f.json_schema_extra["what"] for f in found if getattr(f, "json_schema_extra", None)), "valid")
+
+
+def _keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every key of the schema (nested accounts too) and its type: what the environment may override."""
+    found = []
+    for name, field in model.model_fields.items():
+        if name == "project_dir":
+            continue
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            found += _keys(field.annotation, (*prefix, name))
+        else:
+            found.append(((*prefix, name), field.annotation))
+    return found
+
+
+def _merged(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` over ``defaults``, table by table: a table that gives some keys keeps the others' defaults."""
+    merged = dict(defaults)
+    for key, value in given.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both else value
+    return merged
+
+
+def _tuples(value: Any) -> Any:
+    """TOML's lists as the schema's tuples."""
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _set(raw: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    for key in keys[:-1]:
+        raw = raw.setdefault(key, {})
+    raw[keys[-1]] = value
+
+
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _from_text(name: str, hint: Any, text: str) -> Any:
+    """An environment variable's text as the key's type (lists comma-separated)."""
+    if get_origin(hint) is tuple:
         return tuple(part.strip() for part in text.split(",") if part.strip())
     if hint is bool:
         word = text.strip().lower()
         if word in _TRUE + _FALSE:
             return word in _TRUE
         raise ConfigError(f"environment variable {name} must be true or false (also 1/0, yes/no), not {text!r}")
-    try:
-        return hint(text)  # type: ignore[operator]
-    except ValueError:
-        raise ConfigError(f"environment variable {name} must be of type {getattr(hint, '__name__', hint)}, "
-                          f"not {text!r}") from None
+    base = get_args(hint)[0] if get_origin(hint) is Annotated else hint
+    if base in (int, float):
+        try:
+            return base(text)
+        except ValueError:
+            raise ConfigError(f"environment variable {name} must be of type {base.__name__}, not {text!r}") from None
+    return SecretStr(text) if base is SecretStr else text

@@ -68,12 +68,16 @@ def dag_arguments(cfg: kos_config.Config, schedule: str) -> dict[str, Any]:
 
 
 def spark_task(cfg: kos_config.Config, name: str, *args: str) -> Any:
-    """The Airflow task that submits ``jobs/<name>.py`` with its packages to the ``spark_default`` connection."""
+    """The Airflow task that submits ``jobs/<name>.py`` with its packages and KOS's jars (jobs/recipes.py) to the
+    ``spark_default`` connection."""
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-    job = cfg.spark_job(name)
+    from jobs.recipes import jars, recipe
+
+    job = recipe(cfg, name)
     return SparkSubmitOperator(task_id=name, application=str(job.application), name=f"kos-{name}",
-                               conn_id="spark_default", packages=",".join(job.packages), application_args=list(args))
+                               conn_id="spark_default", packages=",".join(job.packages),
+                               jars=",".join(str(j) for j in jars()), application_args=list(args))
 
 
 def metrics_arguments(cfg: kos_config.Config) -> list[str]:

@@ -27,10 +27,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
+from typing import get_args
 
 from kos import config as kos_config
 from kos.text import error_line, log_to_stderr, printable
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="write the report of a metrics run stored in MySQL")
     report.add_argument("--from", dest="start", help="period start as given to jobs/metrics.py (default: all)")
     report.add_argument("--to", dest="end", help="period end as given to jobs/metrics.py (default: all)")
-    report.add_argument("--bucket", choices=kos_config.BUCKETS, default="minute")
+    report.add_argument("--bucket", choices=get_args(kos_config.Bucket), default="minute")
     report.add_argument("--out", default="out/metrics", help="folder for report.html, CSV and PNG files")
     report.add_argument("--live", action="store_true", help="from the live tables (kos run), without a metrics run")
     report.add_argument("--top", type=int, default=10, help="with --live: how many services and processes")
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                       "shipper.paths)")
     pipeline.add_argument("--year", type=int, help="the year of classic timestamps (default: the year rule)")
     pipeline.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps")
-    pipeline.add_argument("--bucket", choices=kos_config.BUCKETS, default="hour")
+    pipeline.add_argument("--bucket", choices=get_args(kos_config.Bucket), default="hour")
     pipeline.add_argument("--out", default="out/pipeline", help="folder for report.html, CSV and PNG files")
     args = parser.parse_args(argv)
     log_to_stderr(logging.INFO, "%(message)s")
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return kos_run.main(cfg, args.path, args.year, args.time_zone)
         if args.command == "job":
-            from kosctl.stages import spark_submit
+            from kosctl.commands import spark_submit
 
             argv = spark_submit(cfg, args.name, *args.args)
             os.execve(argv[0], argv, dict(os.environ, PYSPARK_PYTHON=sys.executable))
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return kos_pipeline.main(cfg, args.path, args.year, args.time_zone, args.bucket, args.out)
         if args.brokers:
-            cfg = dataclasses.replace(cfg, stack=dataclasses.replace(cfg.stack, kafka_brokers=args.brokers))
+            cfg = kos_config.override(cfg, "stack", {"kafka_brokers": (args.brokers, "--brokers")})
         kafka = KafkaStack(cfg)
         # Stopping and status cover the other shape of the local Kafka too, if it was ever started.
         other = KafkaStack(cfg, 3 if kafka.brokers == 1 else 1)
@@ -160,8 +160,8 @@ def cluster_config(cfg: kos_config.Config, kafka: KafkaStack) -> kos_config.Conf
     """``cfg`` pointed at the local cluster's brokers, topics replicated as the cluster allows."""
     if kafka.brokers == 1:
         return cfg
-    return dataclasses.replace(cfg, kafka=dataclasses.replace(
-        cfg.kafka, bootstrap_servers=kafka.bootstrap_servers, replication_factor=min(kafka.brokers, 3)))
+    return kos_config.override(cfg, "kafka", {"bootstrap_servers": (tuple(kafka.bootstrap_servers), "the cluster's"),
+                                              "replication_factor": (min(kafka.brokers, 3), "the cluster's")})
 
 
 def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: str, out: str, live: bool = False,

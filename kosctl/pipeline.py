@@ -22,42 +22,44 @@ from kos import config as kos_config
 from kos.errors import KosError
 from kos.summary import read_summary
 from kos.text import error_line, printable, show_path
-from kosctl import stages as commands
+from kosctl import commands
 
-__all__ = ["Stage", "StageFailed", "answers", "main", "run_stage", "stages"]
+__all__ = ["Step", "StepFailed", "answers", "main", "run_step", "steps"]
 
 
-class StageFailed(KosError):
-    """A stage ended with an error; the message is its own last word."""
+class StepFailed(KosError):
+    """A step ended with an error; the message is its own last word."""
 
 
 @dataclass(frozen=True)
-class Stage:
+class Step:
+    """One stage of the pipeline as `kos pipeline` runs it: a command, run to its end."""
+
     name: str
     argv: list[str]  # without --summary: each run gets a file of its own
 
 
-def stages(cfg: kos_config.Config, paths: Sequence[str], year: int | None, time_zone: str, bucket: str,
-           out: Path) -> list[Stage]:
+def steps(cfg: kos_config.Config, paths: Sequence[str], year: int | None, time_zone: str, bucket: str,
+           out: Path) -> list[Step]:
     """The commands of the pipeline, in order."""
     parse = [*(["--year", str(year)] if year else []), "--time-zone", time_zone]
     return [
-        Stage("ship", commands.ship(paths, "--once", "--no-progress")),
-        Stage("transform", commands.spark_submit(cfg, "transform", "--available-now", *parse)),
-        Stage("load", commands.spark_submit(cfg, "load", "--available-now")),
-        Stage("metrics", commands.spark_submit(cfg, "metrics", "--bucket", bucket, "--out", str(out))),
+        Step("ship", commands.ship(paths, "--once", "--no-progress")),
+        Step("transform", commands.spark_submit(cfg, "transform", "--available-now", *parse)),
+        Step("load", commands.spark_submit(cfg, "load", "--available-now")),
+        Step("metrics", commands.spark_submit(cfg, "metrics", "--bucket", bucket, "--out", str(out))),
     ]
 
 
-def run_stage(stage: Stage, env: dict[str, str]) -> dict:
-    """Run one stage; its summary (``--summary``), StageFailed with its own last error line."""
+def run_step(step: Step, env: dict[str, str]) -> dict:
+    """Run one step; its summary (``--summary``), StepFailed with its own last error line."""
     with tempfile.TemporaryDirectory(prefix="kos-pipeline-") as folder:
         summary_file = Path(folder) / "summary.json"
-        argv = stage.argv if stage.name == "metrics" else [*stage.argv, "--summary", str(summary_file)]
+        argv = step.argv if step.name == "metrics" else [*step.argv, "--summary", str(summary_file)]
         done = subprocess.run(argv, env=env, capture_output=True, text=True, errors="backslashreplace")
         if done.returncode != 0:
             errors = [line for line in (done.stderr + done.stdout).splitlines() if line.startswith(("kos", "Error"))]
-            raise StageFailed(f"{stage.name} failed (exit status {done.returncode}): "
+            raise StepFailed(f"{step.name} failed (exit status {done.returncode}): "
                               f"{errors[-1] if errors else (done.stderr.strip().splitlines() or ['no output'])[-1]}")
         return read_summary(summary_file) or {}
 
@@ -69,11 +71,11 @@ def main(cfg: kos_config.Config, paths: Sequence[str], year: int | None, time_zo
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     print(f"== pipeline over {', '.join(show_path(f) for f in files)}", flush=True)
     try:
-        for stage in stages(cfg, files, year, time_zone, bucket, report):
-            summary = run_stage(stage, env)
-            if stage.name != "metrics":
-                print(f"   {stage.name:<10}{printable(summary.get('line', '(no summary)'))}", flush=True)
-    except StageFailed as exc:
+        for step in steps(cfg, files, year, time_zone, bucket, report):
+            summary = run_step(step, env)
+            if step.name != "metrics":
+                print(f"   {step.name:<10}{printable(summary.get('line', '(no summary)'))}", flush=True)
+    except StepFailed as exc:
         return error_line("kos pipeline", str(exc))
     print(f"   {'metrics':<10}{answers(cfg, bucket)}")
     print(f"   report    {report / 'report.html'}")

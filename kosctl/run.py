@@ -1,18 +1,20 @@
-"""`kos run`: the pipeline running continuously, each stage a supervised child process.
+"""`kos run`: the pipeline running continuously: the shipper and KOS's Spark application, each a supervised child
+process.
 
     kos run [--path P ...] [--year Y] [--time-zone Z]
 
-Starts the shipper following its files, the transform and the load on processing-time triggers, and the live
-query (kosctl/stages.py has their commands). A stage that exits is started again after a back-off that grows
-while it keeps failing (its checkpoint makes it resume exactly once), and the restart is logged. A stage that
-exits more than ``[run] max_restarts`` times within ``[run] restart_window`` stops everything: `kos run`
-ends with that stage's own last error line and exit status 1. SIGTERM or Ctrl-C stops every stage the way
-each stops on SIGTERM (the jobs between batches where they can), then `kos run` exits 0.
+Starts the shipper following its files and one Spark application (jobs/continuous.py) running the transform in
+real-time mode, the load and the live query, which supervises its queries itself (kosctl/commands.py has both
+commands). A process that exits is started again after a back-off that grows while it keeps failing
+(kos/restarts.py; the checkpoints make everything resume exactly once), and the restart is said. A process that
+exits more than ``[run] max_restarts`` times within ``[run] restart_window``, or a query the application gave up
+on, stops everything: `kos run` ends with that one's own last error line and exit status 1. SIGTERM or Ctrl-C
+stops both the way each stops on SIGTERM (the queries between batches where they can), then `kos run` exits 0.
 
 One `kos run` per state folder: a second one refuses with one line while the first runs. It also refuses, before
-starting anything, a cluster that lacks one of the pipeline's topics (a stage would fail on it much later). Its
-state (stages, pids, restarts) is in ``<state_dir>/run/state.json`` for `kos status`; each stage's output is in
-``<state_dir>/logs/<stage>.log``.
+starting anything, a cluster that lacks one of the pipeline's topics (a query would fail on it much later). Its
+state (processes, pids, restarts) is in ``<state_dir>/run/state.json`` for `kos status`; each process's output is in
+``<state_dir>/logs/<process>.log``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,55 +34,54 @@ from typing import IO, Any
 
 from kafka.errors import KafkaError
 
+from jobs.continuous import GAVE_UP
 from kos.config import Config, seconds
 from kos.errors import KosError
+from kos.restarts import Restarts
 from kos.text import error_line, printable
-from kosctl import stages as commands
+from kosctl import commands
 from kosctl.stack.topics import missing_topics
 
-__all__ = ["RunFailed", "Supervisor", "main", "stage_commands"]
+__all__ = ["PROCESSES", "RunFailed", "Supervisor", "main", "process_commands"]
 
-STAGES = ("shipper", "transform", "load", "live")
+# The shipper, and the Spark application running the transform, the load and the live query.
+PROCESSES = ("shipper", "spark")
 
 
 class RunFailed(KosError):
-    """A stage kept failing; the message is its own last error line."""
+    """A process kept failing, or the application gave up on a query; the message is its own last error line."""
 
 
-def stage_commands(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) -> dict[str, list[str]]:
-    """Each stage's command line."""
+def process_commands(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) -> dict[str, list[str]]:
+    """Each process's command line."""
     parse = [*(["--year", str(year)] if year else []), "--time-zone", time_zone]
-    trigger = ["--processing-time", cfg.run.trigger]
-    return {
-        "shipper": commands.ship(paths, "--no-progress"),
-        "transform": commands.spark_submit(cfg, "transform", *trigger, *parse),
-        "load": commands.spark_submit(cfg, "load", *trigger),
-        "live": commands.spark_submit(cfg, "live", "--processing-time", cfg.live.trigger),
-    }
+    return {"shipper": commands.ship(paths, "--no-progress"),
+            "spark": commands.spark_submit(cfg, "continuous", *parse)}
 
 
 @dataclass
-class Stage:
+class Process:
+    """A supervised child process: its command, log, and what its supervisor knows of it."""
+
     name: str
     argv: list[str]
     log: Path
+    restarts: Restarts
     pid: int | None = None
     started: float | None = None
-    restarts: int = 0
     state: str = "starting"  # starting, running, waiting (to restart), stopped, failed
     last_exit: str = ""
-    failures: deque[float] = field(default_factory=deque, repr=False)  # when it exited, within the window
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     restart_at: float = 0.0
 
-    def public(self) -> dict[str, Any]:
-        """What `kos status` reads of the stage."""
-        return {"name": self.name, "pid": self.pid, "started": self.started, "restarts": self.restarts,
+    def status(self) -> dict[str, Any]:
+        """What `kos status` reads of the process."""
+        return {"name": self.name, "pid": self.pid, "started": self.started, "restarts": self.restarts.restarts,
                 "state": self.state, "last_exit": self.last_exit, "log": str(self.log)}
 
 
 def last_error_line(log: Path) -> str:
-    """The stage's own last word in its log: the last line a KOS program printed (``kos...:``), else the last."""
+    """The process's own last word in its log: the last line a KOS program printed (``kos...:``), else the last."""
     try:
         with open(log, "rb") as f:
             f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
@@ -93,7 +93,7 @@ def last_error_line(log: Path) -> str:
 
 
 class Supervisor:
-    """Starts the stages, restarts those that exit, and stops them all on request or when one keeps failing."""
+    """Starts the processes, restarts those that exit, and stops them all on request or when one keeps failing."""
 
     def __init__(self, cfg: Config, argvs: dict[str, list[str]], env: dict[str, str], out: IO[str]) -> None:
         self.cfg = cfg
@@ -102,100 +102,122 @@ class Supervisor:
         self.folder = cfg.state_dir / "run"
         logs = cfg.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.stages = {name: Stage(name, argv, logs / f"{name}.log") for name, argv in argvs.items()}
+        window = seconds(cfg.run.restart_window)
+        self.processes = {name: Process(name, argv, logs / f"{name}.log", Restarts(cfg.run.max_restarts, window))
+                          for name, argv in argvs.items()}
         self.stopping = threading.Event()
         self.started = time.time()
-        self.window = seconds(cfg.run.restart_window)
 
     def say(self, text: str) -> None:
         print(f"kos run: {printable(text)}", file=self.out, flush=True)
 
-    def start(self, stage: Stage) -> None:
-        with open(stage.log, "ab") as log:
-            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} kos run starts {stage.name}\n".encode())
+    def start(self, process: Process) -> None:
+        with open(process.log, "ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} kos run starts {process.name}\n".encode())
             log.flush()
-            stage.process = subprocess.Popen(stage.argv, cwd=self.cfg.project_dir, env=self.env, stdout=log,
-                                             stderr=subprocess.STDOUT, start_new_session=True)
-        stage.pid, stage.started, stage.state = stage.process.pid, time.time(), "running"
+            process.process = subprocess.Popen(process.argv, cwd=self.cfg.project_dir, env=self.env, stdout=log,
+                                               stderr=subprocess.STDOUT, start_new_session=True)
+        process.pid, process.started, process.state = process.process.pid, time.time(), "running"
         self.save()
 
     def save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        state = {"pid": os.getpid(), "started": self.started, "stages": [s.public() for s in self.stages.values()]}
+        state = {"pid": os.getpid(), "started": self.started,
+                 "processes": [p.status() for p in self.processes.values()]}
         partial = self.folder / "state.json.partial"
         partial.write_text(json.dumps(state, indent=1))
         partial.replace(self.folder / "state.json")
 
-    def check(self, stage: Stage, now: float) -> None:
-        """Notice a stage that exited; plan its restart, or give up on it."""
-        if stage.process is None or stage.process.poll() is None:
+    def check(self, process: Process, now: float) -> None:
+        """Notice a process that exited; plan its restart, or give up on it."""
+        if process.process is None or process.process.poll() is None:
             return
-        status = stage.process.returncode
-        stage.process = None
-        stage.last_exit = last_error_line(stage.log)
-        ran = now - (stage.started or now)
-        stage.failures.append(now)
-        while stage.failures and stage.failures[0] < now - self.window:
-            stage.failures.popleft()
-        if len(stage.failures) > self.cfg.run.max_restarts:
-            stage.state = "failed"
+        status = process.process.returncode
+        process.process = None
+        process.last_exit = last_error_line(process.log)
+        ran = now - (process.started or now)
+        delay = None if status == GAVE_UP else process.restarts.failed(now, ran)
+        if delay is None:
+            process.state = "failed"
             self.save()
-            raise RunFailed(f"{stage.name} exited {len(stage.failures)} times within {self.cfg.run.restart_window}, "
-                            f"last with status {status}: {stage.last_exit or 'no output'}")
-        # Back-off: doubling while the stage keeps failing soon after it starts, from nothing after a long run.
-        quick = sum(1 for t in stage.failures if t >= now - 120)
-        delay = 0.0 if ran > 120 else min(60.0, 2.0 ** (quick - 1))
-        stage.state, stage.restart_at, stage.restarts = "waiting", now + delay, stage.restarts + 1
-        self.say(f"{stage.name} exited with status {status} after {ran:.0f} s ({stage.last_exit or 'no output'}); "
-                 f"starting it again in {delay:.0f} s (restart {stage.restarts}, log {stage.log})")
+            if status == GAVE_UP:
+                raise RunFailed(process.last_exit or f"{process.name} gave up")
+            raise RunFailed(f"{process.name} exited {process.restarts.failures} times within "
+                            f"{self.cfg.run.restart_window}, last with status {status}: "
+                            f"{process.last_exit or 'no output'}")
+        process.state, process.restart_at = "waiting", now + delay
+        self.say(f"{process.name} exited with status {status} after {ran:.0f} s ({process.last_exit or 'no output'}); "
+                 f"starting it again in {delay:.0f} s (restart {process.restarts.restarts}, log {process.log})")
         self.save()
 
     def run(self) -> None:
-        for stage in self.stages.values():
-            self.start(stage)
-        self.say(f"running {', '.join(self.stages)} (logs in {self.cfg.state_dir / 'logs'}; `kos status` for more)")
-        announced: set[tuple[str, float]] = set()
+        for process in self.processes.values():
+            self.start(process)
+        self.say(f"running the shipper and the transform, load and live queries (logs in "
+                 f"{self.cfg.state_dir / 'logs'}; `kos status` for more)")
+        announced = 0.0
         while not self.stopping.wait(0.5):
             now = time.time()
-            for stage in self.stages.values():
-                self.check(stage, now)
-                if stage.state == "waiting" and now >= stage.restart_at and not self.stopping.is_set():
-                    self.start(stage)
-            announced |= self.announce_interfaces(announced)
+            for process in self.processes.values():
+                self.check(process, now)
+                if process.state == "waiting" and now >= process.restart_at and not self.stopping.is_set():
+                    self.start(process)
+            announced = self.announce_interface(announced)
 
-    def announce_interfaces(self, done: set[tuple[str, float]]) -> set[tuple[str, float]]:
-        """Print each job's Spark UI address once its run is up (each job writes it into its status file)."""
+    def announce_interface(self, done: float) -> float:
+        """Print the Spark UI's address once the application is up (its queries write it into their status
+        files); the start of the run announced."""
         from kosctl.status import job_status
 
-        found = set()
-        for stage in self.stages.values():
-            run = (stage.name, stage.started or 0.0)
-            if stage.name == "shipper" or stage.state != "running" or run in done:
-                continue
-            status = job_status(self.cfg, stage.name) or {}
-            if status.get("started", 0) >= run[1] and status.get("ui"):
-                self.say(f"{stage.name}: Spark UI {status['ui']}")
-                found.add(run)
-        return found
+        spark = self.processes.get("spark")
+        if spark is None or spark.state != "running" or (spark.started or 0.0) <= done:
+            return done
+        status = job_status(self.cfg, "transform") or {}
+        if status.get("started", 0) >= (spark.started or 0.0) and status.get("ui"):
+            self.say(f"Spark UI {status['ui']}")
+            return spark.started or 0.0
+        return done
 
     def stop(self, timeout: float = 180) -> None:
-        """SIGTERM to every stage's process group, then wait; SIGKILL what is left after ``timeout``."""
+        """SIGTERM to each process (to a Spark application's Python driver, which stops its queries between
+        batches: its JVM would stop the SparkContext under them), then wait; SIGKILL the process groups of what is
+        left after ``timeout``."""
         self.stopping.set()
-        running = [s for s in self.stages.values() if s.process is not None and s.process.poll() is None]
-        for stage in running:
-            os.killpg(stage.process.pid, signal.SIGTERM)  # type: ignore[union-attr]
-        deadline = time.monotonic() + timeout
-        for stage in running:
-            assert stage.process is not None
+        running = [p for p in self.processes.values() if p.process is not None and p.process.poll() is None]
+        for process in running:
+            assert process.process is not None
             try:
-                stage.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                os.kill(python_driver(process.process.pid) or process.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        for process in running:
+            assert process.process is not None
+            try:
+                process.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.say(f"{stage.name} did not stop within {timeout:.0f} s: killing it")
-                os.killpg(stage.process.pid, signal.SIGKILL)
-                stage.process.wait()
-        for stage in self.stages.values():
-            stage.state, stage.pid = "stopped", None
+                self.say(f"{process.name} did not stop within {timeout:.0f} s: killing it")
+                os.killpg(process.process.pid, signal.SIGKILL)
+                process.process.wait()
+        for process in self.processes.values():
+            if process.state != "failed":
+                process.state = "stopped"
+            process.pid = None
         self.save()
+
+
+def python_driver(jvm: int) -> int | None:
+    """The Python driver spark-submit's JVM ``jvm`` started (its child running Python), or None."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        parent = int(text[text.rindex(")") + 2:].split()[1])
+        if parent == jvm and b"python" in os.path.basename(command):
+            return int(stat.parent.name)
+    return None
 
 
 def lock(cfg: Config) -> IO[str]:
@@ -218,8 +240,8 @@ def lock(cfg: Config) -> IO[str]:
 
 
 def check_topics(cfg: Config) -> str | None:
-    """Why the stages cannot run on this cluster (a topic missing), or None. An unreachable cluster is not a reason:
-    the stages wait for it and retry as they do when it goes away later."""
+    """Why the pipeline cannot run on this cluster (a topic missing), or None. An unreachable cluster is not a reason:
+    the processes wait for it and retry as they do when it goes away later."""
     try:
         missing = missing_topics(cfg)
     except KafkaError:
@@ -239,10 +261,10 @@ def main(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) ->
         held.close()
         return error_line("kos run", reason)
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    supervisor = Supervisor(cfg, stage_commands(cfg, paths, year, time_zone), env, sys.stdout)
+    supervisor = Supervisor(cfg, process_commands(cfg, paths, year, time_zone), env, sys.stdout)
 
     def on_signal(signum: int, _frame: object) -> None:
-        supervisor.say(f"{signal.Signals(signum).name} received: stopping every stage")
+        supervisor.say(f"{signal.Signals(signum).name} received: stopping everything")
         supervisor.stopping.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -255,7 +277,7 @@ def main(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) ->
         supervisor.stop()
         return error_line("kos run", str(exc))
     except BaseException:
-        supervisor.stop()  # a bug of its own must not leave the stages running unsupervised
+        supervisor.stop()  # a bug of its own must not leave the processes running unsupervised
         raise
     finally:
         for s, handler in previous.items():

@@ -4,10 +4,11 @@ What it reads, never a process's memory:
 
 - each job's checkpoint (``[spark] checkpoint_dir/<job>``): its last committed batch, and the Kafka offsets that
   batch reached; the topic's end offsets from Kafka: the lag, records not processed yet;
-- each job's status file beside its checkpoint (``<job>.status.json``, written by jobs/job.py when it starts
-  and after every batch): its pid, Spark UI, last batches;
+- each query's status file beside its checkpoint (``<job>.status.json``, written by jobs/job.py when it starts,
+  after every batch, and by its supervisor in jobs/continuous.py): its pid, Spark UI, state, restarts, last error,
+  last batches;
 - the shipper's checkpoints and the files they name: the bytes not shipped yet, per file;
-- `kos run`'s state (``<state_dir>/run/state.json``): restarts, and which stages it supervises.
+- `kos run`'s state (``<state_dir>/run/state.json``): the shipper's restarts.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def status(cfg: Config) -> list[dict[str, Any]]:
         run = json.loads((cfg.state_dir / "run" / "state.json").read_text())
     except (OSError, ValueError):
         pass
-    supervised = {s["name"]: s for s in run.get("stages", [])} if _alive(run.get("pid")) else {}
+    supervised = {p["name"]: p for p in run.get("processes", [])} if _alive(run.get("pid")) else {}
     sources = {"transform": cfg.kafka.raw_topic, "load": cfg.kafka.parsed_topic, "live": cfg.kafka.parsed_topic}
     checkpoints = {job: committed_offsets(cfg.path(cfg.spark.checkpoint_dir) / job) for job in JOBS}
     ends = _end_offsets(cfg, set(sources.values()))
@@ -145,7 +146,6 @@ def status(cfg: Config) -> list[dict[str, Any]]:
         "lag": sum(behind) if behind else 0, "lag_unit": "bytes", "files": shipper["files"], "ui": None})
     for job in JOBS:
         own = job_status(cfg, job) or {}
-        s = supervised.get(job, {})
         batch, committed_at, offsets = checkpoints[job]
         topic = sources[job]
         lag: int | str | None
@@ -159,10 +159,11 @@ def status(cfg: Config) -> list[dict[str, Any]]:
         running = _alive(own.get("pid"))
         recent = own.get("batches", [])
         entries.append({
-            "stage": job, "state": s.get("state") or ("running" if running else "stopped"),
-            "pid": own.get("pid") if running else s.get("pid"),
+            "stage": job, "state": own.get("state", "running") if running else "stopped",
+            "pid": own.get("pid") if running else None,
             "uptime_s": round(now - own["started"]) if running and own.get("started") else None,
-            "restarts": s.get("restarts", 0), "last_batch": committed_at, "batch": batch,
+            "restarts": own.get("restarts", 0) if running else 0, "last_error": own.get("last_error", ""),
+            "last_batch": committed_at, "batch": batch,
             "rows": recent[-1]["rows"] if recent else None,
             "rate": round(recent[-1]["input_rate"], 1) if recent and running else None,
             "lag": lag, "lag_unit": "records", "ui": own.get("ui") if running else None})
@@ -187,6 +188,8 @@ def main(cfg: Config, as_json: bool) -> int:
               f"{_ago(e['last_batch']):>12} {e['rows'] if e['rows'] is not None else '-':>7} "
               f"{e['rate'] if e['rate'] is not None else '-':>8}  {printable(lag)}"
               + (f"  UI {e['ui']}" if e.get("ui") else ""))
+        if e.get("last_error") and e["state"] != "running":
+            print(f"{'':<10} last error: {printable(e['last_error'])}")
         for f in e.get("files", []):
             behind = "file gone" if f["bytes_behind"] is None else f"{f['bytes_behind']} bytes behind"
             print(f"{'':<10} {f['path']}: shipped to byte {f['shipped_to']}, {behind}")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING, Any
 
 from kosproto.errors import ProtobufError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 __all__ = ["BUILD", "JARS", "call", "jvm"]
 
@@ -30,6 +31,8 @@ REFUSAL = "kos.protobuf.ProtobufException"
 
 def jvm(spark: SparkSession | None = None) -> Any:
     """The JVM of the active (or given) classic session; ProtobufError when there is none."""
+    from pyspark.sql import SparkSession
+
     spark = spark or SparkSession.getActiveSession()
     context = getattr(spark, "sparkContext", None) if spark is not None else None
     if context is None or getattr(context, "_jvm", None) is None:

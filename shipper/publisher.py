@@ -14,11 +14,11 @@ from typing import Any, Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaConfigurationError, KafkaError, KafkaTimeoutError
 
+from kos import others
 from kos.errors import KosError
 from shipper.records import Headers
 
-__all__ = ["Delivery", "KafkaPublisher", "ProducerSettings", "PublishError", "Publisher", "available_compression",
-           "connection_failure", "topic_failure"]
+__all__ = ["Delivery", "KafkaPublisher", "ProducerSettings", "PublishError", "Publisher", "available_compression"]
 
 log = logging.getLogger(__name__)
 
@@ -65,29 +65,6 @@ class ProducerSettings:
     max_block_ms: int = 10_000
 
 
-def connection_failure(servers: Sequence[str], messages: Sequence[str], sasl: bool = False) -> str:
-    """One sentence for a failed bootstrap, from what kafka-python logged while trying."""
-    where = ", ".join(servers)
-    text = " ".join(messages)
-    # A broker that negotiated API versions over TLS and then hung up during SASL refused the login;
-    # kafka-python does not always read the refusal before the broker closes the connection.
-    refused_login = sasl and "broker_version=(" in text and "socket disconnected" in text
-    if "SaslAuthenticationFailed" in text or "Authentication failed" in text or refused_login:
-        return (f"Kafka at {where} did not accept the SASL login: check kafka.sasl_username and the password "
-                "(KOS_KAFKA_SASL_PASSWORD or kafka.sasl_password_file)")
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return (f"the certificate of Kafka at {where} is not trusted: kafka.ssl_cafile must hold the CA that "
-                "signed it (and the broker's name must match it)")
-    if any(alert in text for alert in ("BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "CERTIFICATE_REQUIRED", "UNKNOWN_CA")):
-        return (f"Kafka at {where} refused this client's TLS certificate: kafka.ssl_keystore must hold a key "
-                "and certificate signed by a CA the broker trusts")
-    if "Handshake failed" in text or "WRONG_VERSION_NUMBER" in text:
-        return (f"the TLS handshake with Kafka at {where} failed: is that a TLS listener? check "
-                "kafka.security_protocol and the port")
-    return (f"no Kafka broker answers at {where}: start it (`kos stack start`) or set "
-            "KOS_KAFKA_BOOTSTRAP_SERVERS")
-
-
 class _Heard(logging.Handler):
     """What kafka-python logs at WARNING and above while the producer bootstraps."""
 
@@ -117,16 +94,6 @@ def _listening() -> Iterator[_Heard]:
         kafka_log.removeHandler(heard)
         kafka_log.setLevel(level)
         kafka_log.propagate = propagate
-
-
-def topic_failure(topic: str, servers: Sequence[str], messages: Sequence[str]) -> str:
-    """One sentence for a topic the producer could not find, from what kafka-python logged meanwhile."""
-    where = ", ".join(servers)
-    text = " ".join(messages)
-    if "not authorized" in text:
-        return f"Kafka at {where} does not let this client write to topic {topic}: check its ACLs"
-    return (f"topic {topic} does not exist on Kafka at {where}: create it (`kos stack start` creates the configured "
-            "topics) or check --topic / kafka.raw_topic")
 
 
 def available_compression(requested: str) -> str:
@@ -186,7 +153,7 @@ class KafkaPublisher:
                 raise PublishError(f"cannot use the TLS files for Kafka: {exc}") from None
             except KafkaError:
                 sasl = s.security.get("security_protocol") == "SASL_SSL"
-                raise PublishError(connection_failure(s.bootstrap_servers, heard.messages, sasl)) from None
+                raise PublishError(others.kafka_connection(s.bootstrap_servers, heard.messages, sasl)) from None
             deadline = time.monotonic() + topic_wait_s
             while True:
                 try:
@@ -196,7 +163,7 @@ class KafkaPublisher:
                     if time.monotonic() < deadline:
                         continue
                     producer.close(timeout=0)
-                    raise PublishError(topic_failure(self.topic, s.bootstrap_servers, heard.messages)) from None
+                    raise PublishError(others.kafka_topic(self.topic, s.bootstrap_servers, heard.messages)) from None
         self.producer = producer
 
     def send(self, key: bytes, value: bytes, headers: Headers) -> Delivery:

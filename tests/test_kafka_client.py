@@ -8,7 +8,7 @@ import pytest
 
 from kos import config as kos_config
 from kos.kafka_client import python_settings, spark_options
-from shipper.publisher import connection_failure
+from kos.others import kafka_connection as connection_failure
 
 
 def load(tmp_path, **env: str) -> kos_config.Config:

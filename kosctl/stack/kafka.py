@@ -175,7 +175,7 @@ class KafkaStack:
 
         k = self.config.kafka
         self.tls.issue("client", k.sasl_username)
-        password = k.sasl_password or secret_file(self.config.path(k.sasl_password_file))
+        password = k.sasl_password.get_secret_value() or secret_file(self.config.path(k.sasl_password_file))
         admin = KafkaAdminClient(bootstrap_servers=list(self.bootstrap_servers), client_id="kos-stack")
         try:
             for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):  # one request each: Kafka's rule

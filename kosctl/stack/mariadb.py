@@ -116,7 +116,7 @@ class MariaDBStack:
                for name in (db,)]
         sql += [f"USE `{db}`;", SCHEMA.read_text()]
         for role, rights in grants.items():
-            user = self.config.mysql_settings(role)[0]
+            user = getattr(self.config.mysql, role).user
             quoted = self._password(role).replace("\\", "\\\\").replace("'", "\\'")
             for host in ("127.0.0.1", "localhost"):
                 # Rights are reset each start, so an account holds exactly those listed here.
@@ -129,8 +129,8 @@ class MariaDBStack:
 
     def _password(self, role: str = "owner") -> str:
         """The account's configured password; generated into its git-ignored secrets file on first use."""
-        _, given, password_file = self.config.mysql_settings(role)
-        return given or secret_file(self.config.path(password_file))
+        account = getattr(self.config.mysql, role)
+        return account.password.get_secret_value() or secret_file(self.config.path(account.password_file))
 
     def root_sql(self, sql: str) -> str:
         """Run SQL as the server's root over its Unix socket (socket authentication, no password).
@@ -152,7 +152,7 @@ class MariaDBStack:
     def status(self) -> str:
         mysql = self.config.mysql
         return describe("mariadb", self.pid_file, self.host, self.port,
-                        f"database {mysql.database}, user {mysql.user}; data {self.data}")
+                        f"database {mysql.database}, user {mysql.owner.user}; data {self.data}")
 
 
 def _mariadbd() -> str:

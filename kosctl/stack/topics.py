@@ -7,7 +7,7 @@ import logging
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from kos.config import Config, KafkaConfig
+from kos.config import Config, Kafka
 from kos.kafka_client import python_settings
 
 __all__ = ["delete_topics", "ensure_topics", "missing_topics", "topic_names"]
@@ -15,7 +15,7 @@ __all__ = ["delete_topics", "ensure_topics", "missing_topics", "topic_names"]
 log = logging.getLogger(__name__)
 
 
-def topic_names(kafka: KafkaConfig) -> list[str]:
+def topic_names(kafka: Kafka) -> list[str]:
     return [kafka.raw_topic, kafka.parsed_topic, kafka.dead_letter_topic, kafka.alerts_topic]
 
 

@@ -1,0 +1,30 @@
+"""The pipeline's stages as command lines: what `kos pipeline`, `kos run` and `kos job` start (the DAGs submit the
+same jobs through Airflow's SparkSubmitOperator, kosctl/airflow.py; both from the jobs' recipes)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jobs.recipes import continuous_master, jars, recipe
+from kos.config import Config
+
+__all__ = ["BIN", "ship", "spark_submit"]
+
+# The project's virtualenv: its spark-submit, kos-shipper and kos.
+BIN = Path(sys.executable).parent
+
+
+def spark_submit(cfg: Config, job: str, *args: str) -> list[str]:
+    """``spark-submit`` of ``jobs/<job>.py`` with the packages it needs and KOS's jars, to ``[spark] master`` (the
+    continuous application: with its real-time task slots)."""
+    found = recipe(cfg, job)
+    master = continuous_master(cfg) if job == "continuous" else cfg.spark.master
+    return [str(BIN / "spark-submit"), "--master", master, "--packages", ",".join(found.packages),
+            "--jars", ",".join(str(j) for j in jars()), str(found.application), *args]
+
+
+def ship(paths: Sequence[str], *args: str) -> list[str]:
+    """``kos-shipper`` over ``paths`` (none: ``[shipper] paths``)."""
+    return [sys.executable, "-m", "shipper", *args, *(a for p in paths for a in ("--path", p))]
