@@ -30,7 +30,7 @@ BIN = Path(sys.executable).parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 from live import LivePipeline, percentile  # noqa: E402
-from scratch import ScratchTopics, bench_database, truncate  # noqa: E402
+from fixtures import ScratchTopics, bench_database, truncate  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from scratch import BENCH_DB, ScratchTopics
+from fixtures import BENCH_DB, ScratchTopics
 
-from jobs.database import Database
 from kos.config import Config
+from storage.database import Database
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -36,13 +36,13 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers import py
 
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
-from scratch import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
+from fixtures import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
 
 from jobs import messages  # noqa: E402
-from jobs.database import Database  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import spark_options  # noqa: E402
 from kosproto import to_protobuf  # noqa: E402
+from storage.database import Database  # noqa: E402
 
 # Every column the load writes; the checksum runs over all of them.
 COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",
@@ -143,8 +143,8 @@ def profile(cfg: kos_config.Config, spark: SparkSession, topic: str, loader: Dat
     as the sink writes them (Arrow), the LOAD DATA file, MariaDB's LOAD DATA of it. Median seconds of each."""
     import pyarrow.compute as pc
 
-    from jobs.events_sink import FITTED, fit_event_columns
-    from jobs.events_sink import load_data_file as load_file
+    from storage.events_sink import FITTED, fit_event_columns
+    from storage.events_sink import load_data_file as load_file
 
     descriptors = cfg.path(cfg.kafka.descriptor_set).read_bytes()
     batch = (spark.read.format("kafka").options(**spark_options(cfg)).option("subscribe", topic)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-from gen_syslog import lines  # noqa: E402
+from kosctl.synthetic import lines  # noqa: E402
 from live import LivePipeline  # noqa: E402
-from scratch import ScratchTopics, bench_database, truncate  # noqa: E402
+from fixtures import ScratchTopics, bench_database, truncate  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-from scratch import BENCH_DB, bench_database  # noqa: E402
+from fixtures import BENCH_DB, bench_database  # noqa: E402
 
-from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, fetch  # noqa: E402
 from kos import config as kos_config  # noqa: E402
+from storage.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, fetch  # noqa: E402
 
 FILL = """
 INSERT INTO process_events (event_time, host, process, pid, service, action, origin_source, origin_file,

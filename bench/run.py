@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from live import tree_rss
-from scratch import BENCH_DB, ScratchTopics, bench_database
+from fixtures import BENCH_DB, ScratchTopics, bench_database
 
-from jobs.database import Database
 from kos import config as kos_config
 from kosctl.stack.mariadb import MariaDBStack
+from storage.database import Database
 
 PROJECT = Path(__file__).resolve().parent.parent
 

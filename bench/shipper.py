@@ -27,7 +27,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-from scratch import ScratchTopics  # noqa: E402
+from fixtures import ScratchTopics  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import python_settings, read_to_end  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = out_dir / f"syslog-{args.lines}.log"
     if not data.exists():
-        subprocess.run([sys.executable, str(PROJECT / "bench" / "gen_syslog.py"), str(data), "--lines",
+        subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(data), "--lines",
                         str(args.lines)], check=True)
     size = data.stat().st_size
     with open(data, "rb") as f:

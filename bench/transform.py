@@ -39,7 +39,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 from eventlog import describe, profile  # noqa: E402
-from scratch import ScratchTopics  # noqa: E402
+from fixtures import ScratchTopics  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import python_settings, read_to_end  # noqa: E402
@@ -128,7 +128,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = out / f"syslog-{args.lines}-mixed.log"
     if not data.exists():
-        subprocess.run([sys.executable, str(PROJECT / "bench" / "gen_syslog.py"), str(data), "--lines",
+        subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(data), "--lines",
                         str(args.lines), "--events", "0.1", "--mixed"], check=True)
     jobs, singles = [], []
     expected = None

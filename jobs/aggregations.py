@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import get_args
 
 from pyspark.sql import DataFrame, Window
@@ -10,11 +9,10 @@ from pyspark.sql import functions as F
 
 from kos.config import Bucket
 
-__all__ = ["BUCKETS", "BUCKET_STEPS", "starts_per_bucket", "top_processes", "top_services"]
+__all__ = ["BUCKETS", "starts_per_bucket", "top_processes", "top_services"]
 
-# The time buckets starts are counted in ([airflow] metrics_bucket, --bucket), and how long each is.
+# The time buckets starts are counted in ([airflow] metrics_bucket, --bucket): what Spark's date_trunc takes.
 BUCKETS: tuple[str, ...] = get_args(Bucket)
-BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
 def _top(events: DataFrame, column: str, n: int) -> DataFrame:

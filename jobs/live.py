@@ -8,7 +8,7 @@ The events (``from_protobuf``; records that are not loadable events are the load
 event-time watermark (``[live] watermark`` behind the latest event seen) and are grouped by host, service and
 process in Spark's group state, kept per host (jobs/storms.py: the counts of the minutes still open, the recent
 starts, the latest storm). Each micro-batch says what changed: minute counts, starts later than the watermark (counted
-apart, never dropped silently), storms opened or grown. The sink (jobs/live_sink.py) writes them with the
+apart, never dropped silently), storms opened or grown. The sink (storage/live_sink.py) writes them with the
 batch's ledger row in one transaction: exactly once across restarts. The checkpoint is
 ``[spark] checkpoint_dir/live``.
 """
@@ -28,11 +28,11 @@ from pyspark.sql import types as T
 from pyspark.sql.streaming.state import GroupState, GroupStateTimeout
 
 from jobs import messages
-from jobs.database import Database
 from jobs.job import Batch, BatchJob, JobContext, run_job
-from jobs.live_sink import LiveSink
 from jobs.storms import KeyState, Storm, step
 from kos.config import seconds
+from storage.database import Database
+from storage.live_sink import LiveSink
 
 __all__ = ["LIVE", "OUTPUT", "live_changes", "main"]
 

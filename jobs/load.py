@@ -3,7 +3,7 @@
     spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,com.mysql:mysql-connector-j:9.5.0 \\
         jobs/load.py [--available-now | --processing-time '10 seconds']
 
-Each micro-batch goes to the sink (jobs/events_sink.py): decoded with ``from_protobuf`` in the JVM (PERMISSIVE:
+Each micro-batch goes to the sink (storage/events_sink.py): decoded with ``from_protobuf`` in the JVM (PERMISSIVE:
 bytes that do not decode give null, never a failed query), brought to the driver as Arrow and written into
 ``process_events`` as the load account with its ledger row in the same transaction (so a batch run again after a
 crash adds nothing); every record that is not a loadable event goes to ``kos-dead-letter`` as a
@@ -12,18 +12,22 @@ crash adds nothing); every record that is not a loadable event goes to ``kos-dea
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections import Counter
 from collections.abc import Callable
 
-from pyspark.sql import DataFrame
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
 
 from jobs import messages
-from jobs.database import Database
-from jobs.events_sink import EventsSink
 from jobs.job import Batch, BatchJob, JobContext, run_job
+from storage.database import Database
+from storage.events_sink import EventsSink
 
 __all__ = ["LOAD", "load_job", "main"]
+
+log = logging.getLogger(__name__)
 
 
 def summary(tally: Counter[str]) -> str:
@@ -32,17 +36,22 @@ def summary(tally: Counter[str]) -> str:
 
 
 def load_job(on_step: Callable[[str], None] | None = None) -> BatchJob[Database]:
-    """The load, its sink telling ``on_step`` each step of a batch's write (jobs.events_sink.STEPS): the fault
+    """The load, its sink telling ``on_step`` each step of a batch's write (storage.events_sink.STEPS): the fault
     tests build it so."""
     def batches(job: JobContext, db: Database) -> Batch:
-        def send_dead_letters(problems: DataFrame) -> None:
-            job.send(messages.dead_letters(problems), messages.DEAD_LETTER, job.cfg.kafka.dead_letter_topic)
-
-        sink = EventsSink(db, job.descriptor_set, send_dead_letters, **({"on_step": on_step} if on_step else {}))
+        sink = EventsSink(db, **({"on_step": on_step} if on_step else {}))
 
         def process(batch: DataFrame, batch_id: int) -> dict[str, int]:
-            written = sink.write(batch, job.query_id(), batch_id)
-            return {"added": written.added, "present": written.present, "dead_letters": written.dead_letters,
+            table = messages.load_rows(batch, job.descriptor_set).toArrow()
+            problems = pc.is_valid(table["reason"])
+            dead = table.filter(problems).select(["reason", "record"])
+            if dead.num_rows:
+                letters = messages.dead_letters(SparkSession.active().createDataFrame(dead))
+                job.send(letters, messages.DEAD_LETTER, job.cfg.kafka.dead_letter_topic)
+                log.warning("batch %d: %d records that are not loadable process events went to the dead letters",
+                            batch_id, dead.num_rows)
+            written = sink.write(table.filter(pc.invert(problems)), job.query_id(), batch_id)
+            return {"added": written.added, "present": written.present, "dead_letters": dead.num_rows,
                     "cut": written.cut}
 
         return process

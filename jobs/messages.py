@@ -3,7 +3,7 @@
 
     parsed lines --transform_records--> ProcessEvent records for kos-parsed-os-log,
                                         DeadLetter records for kos-dead-letter
-    kos-parsed-os-log --decode_events--> events --sort_out--> the sink's rows (jobs/events_sink.py)
+    kos-parsed-os-log --decode_events--> events --sort_out--> the sink's rows (storage/events_sink.py)
                                                           --> problems --dead_letters--> DeadLetter structs
                                                               --kafka_records--> kos-dead-letter
 
@@ -14,6 +14,7 @@ protobuf messages' (a test holds them to the codec's schema of descriptors/kos.d
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -21,10 +22,11 @@ from pyspark.sql import types as T
 
 from kos import event
 from kosproto import from_protobuf, to_protobuf
+from storage.events_sink import TIMES
 
 __all__ = ["DEAD_LETTER", "DEAD_LETTER_SCHEMA", "LOAD_OPTIONS", "PROCESS_EVENT", "PROCESS_EVENT_SCHEMA", "RECORD",
-           "RESTART_STORM", "RESTART_STORM_SCHEMA", "TYPE_HEADER", "dead_letters", "decode_events", "kafka_records",
-           "sort_out", "to_send", "transform_records"]
+           "RESTART_STORM", "RESTART_STORM_SCHEMA", "TYPE_HEADER", "dead_letters", "decode_events", "fit_event_columns",
+           "kafka_records", "load_rows", "sort_out", "to_send", "transform_records"]
 
 PROCESS_EVENT = "kos.v1.ProcessEvent"
 DEAD_LETTER = "kos.v1.DeadLetter"
@@ -218,3 +220,21 @@ def dead_letters(problems: DataFrame) -> DataFrame:
         F.struct(r["value"].alias("data"), "reason", F.lit("load").alias("stage"),
                  F.lit(None).cast(ORIGIN).alias("origin"), position.alias("record")).alias("message"),
     )
+
+
+def fit_event_columns(events: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
+    """Event rows (kos/event.py's columns) as the sink writes them: times as microseconds since the epoch
+    (``event_time_us``, ``raw_timestamp_us``), text cut to its column's width and ``cut`` saying where; the
+    columns named in ``keep`` come along as they are."""
+    widths = {c.name: c.width for c in event.EVENT_COLUMNS if c.width}
+    fitted = [F.unix_micros(c).alias(f"{c}_us") if c in TIMES
+              else F.substring(c, 1, widths[c]).alias(c) if c in widths else F.col(c) for c in event.NAMES]
+    too_long = [F.coalesce(F.length(c) > width, F.lit(False)) for c, width in widths.items()]
+    cut = reduce(lambda a, b: a | b, too_long).cast("int").alias("cut")
+    return events.select(*fitted, cut, *keep)
+
+
+def load_rows(records: DataFrame, descriptor_set: bytes) -> DataFrame:
+    """The records of the parsed topic as the load takes them: ``FITTED`` columns (storage/events_sink.py) for
+    each loadable event, ``reason`` and ``record`` for each other record (one or the other is null)."""
+    return fit_event_columns(sort_out(decode_events(records, descriptor_set)), keep=("reason", "record"))

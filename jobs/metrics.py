@@ -22,13 +22,13 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.aggregations import BUCKETS, starts_per_bucket, top_processes, top_services
-from jobs.database import Database, failing_as
-from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store, storms
-from jobs.report import render_text, write_report
 from jobs.session import spark_session
 from kos import config as kos_config
 from kos.errors import KosError
 from kos.text import error_line, log_to_stderr
+from report.render import render_text, write_report
+from storage.database import Database, failing_as
+from storage.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store, storms
 
 log = logging.getLogger("kos.metrics")
 

@@ -3,7 +3,7 @@
 Every stage calls an event's fields by these column names: jobs/parsing.py gives its output these
 names, jobs/messages.py nests them into a ``kos.v1.ProcessEvent`` by each column's ``field`` (``origin.source``
 is ``Origin.source`` of the event) and flattens a decoded one back, the load's sink writes them, the audit
-reads them. ``jobs/schema.sql`` declares the table; a test holds the two equal.
+reads them. ``storage/schema.sql`` declares the table; a test holds the two equal.
 
     parsed line ──(names)──▶ ProcessEvent (fields) ──▶ process_events (names)
 

@@ -8,11 +8,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.database import Database, failing_as
-from jobs.metrics_tables import parse_instant
 from kos.config import Config
 from kos.errors import KosError
 from kos.text import error_line, printable
+from storage.database import Database, failing_as
+from storage.metrics_tables import parse_instant
 
 __all__ = ["FIELDS", "main", "storms"]
 

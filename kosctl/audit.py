@@ -22,7 +22,6 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.database import Database, failing_as
 from jobs.parsing import RAW_SCHEMA, candidate_lines, parse_lines
 from kos import event
 from kos.config import Config
@@ -30,6 +29,7 @@ from kos.kafka_client import python_settings, read_to_end
 from shipper.checkpoint import Checkpoint, CheckpointStore
 from shipper.identity import followed_key, identify
 from shipper.records import record_headers, split_records
+from storage.database import Database, failing_as
 
 __all__ = ["FileAudit", "audit_files", "compare", "dead_letter_origins", "expected_events", "file_identity",
            "file_records", "stored_events", "stored_files"]

@@ -168,9 +168,9 @@ def _report(cfg: kos_config.Config, start: str | None, end: str | None, bucket: 
             top: int = 10) -> int:
     from datetime import UTC, datetime
 
-    from jobs.database import Database, DatabaseError
-    from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch, fetch_live, parse_instant
-    from jobs.report import render_text, write_report
+    from report.render import render_text, write_report
+    from storage.database import Database, DatabaseError
+    from storage.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch, fetch_live, parse_instant
 
     try:
         period = Period(parse_instant(start) if start else UNBOUNDED_FROM, parse_instant(end) if end else UNBOUNDED_TO)
@@ -193,11 +193,11 @@ def _audit(cfg: kos_config.Config, paths: list[str], time_zone: str, year: int |
 
     from kafka.errors import KafkaError
 
-    from jobs.database import Database, DatabaseError
     from jobs.session import spark_session
     from kosctl.audit import audit_files, dead_letter_origins
     from shipper.checkpoint import CheckpointStore
     from shipper.ship import expand
+    from storage.database import Database, DatabaseError
 
     sc = cfg.shipper
     watched = {f for pattern in sc.paths for f in expand(pattern)[0] if os.path.lexists(f)}

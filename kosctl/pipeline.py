@@ -84,8 +84,8 @@ def main(cfg: kos_config.Config, paths: Sequence[str], year: int | None, time_zo
 
 def answers(cfg: kos_config.Config, bucket: str) -> str:
     """The stored answers of the metrics run over all events: how many, the top service and process."""
-    from jobs.database import Database
-    from jobs.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch
+    from storage.database import Database
+    from storage.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, fetch
 
     results = fetch(Database.from_config(cfg, "metrics"), Period(UNBOUNDED_FROM, UNBOUNDED_TO), bucket)
     if not results.events:

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from jobs.database import SCHEMA, Database, failing_as
 from kos.config import Config
 from kosctl.stack.process import (
     StackError,
@@ -20,6 +19,7 @@ from kosctl.stack.process import (
     wait_until,
 )
 from kosctl.stack.tls import LocalCA
+from storage.database import SCHEMA, Database, failing_as
 
 __all__ = ["MariaDBStack", "apply_schema", "schema_statements"]
 
@@ -160,14 +160,14 @@ def _mariadbd() -> str:
 
 
 def schema_statements(text: str | None = None) -> list[str]:
-    """The statements of jobs/schema.sql, comments dropped."""
+    """The statements of storage/schema.sql, comments dropped."""
     text = SCHEMA.read_text() if text is None else text
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
 def apply_schema(db: Database) -> None:
-    """jobs/schema.sql on ``db`` as its owner account (every statement is idempotent)."""
+    """storage/schema.sql on ``db`` as its owner account (every statement is idempotent)."""
     with db.connect() as conn, failing_as(f"applying the schema as {db.user}"):
         cur = conn.cursor()
         for statement in schema_statements():

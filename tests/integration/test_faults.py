@@ -1,0 +1,272 @@
+"""Exactly once through transform and load, on the real stack, whatever fails: `kill -9` of the transform
+mid-batch, `kill -9` of the load between its stage write and its merge and between the merge and Spark's commit,
+MariaDB stopped under a running load. Afterwards every event line is in process_events exactly once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from jobs.load import ON_STEP
+from tests.support.fault_points import HOOK, KILL_AT
+from tests.support.submit import BIN, PROJECT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+GEN = PROJECT / "bench" / "gen_syslog.py"
+
+
+def write_log(path: Path, lines: int, seed: int) -> int:
+    """A generated syslog of ``lines`` lines with RFC 3339 stamps; returns its number of start events."""
+    subprocess.run([sys.executable, str(GEN), str(path), "--lines", str(lines), "--events", "0.1", "--seed",
+                    str(seed), "--rfc3339"], check=True)
+    return sum(1 for line in path.read_bytes().split(b"\n") if b"]: Started " in line or
+               b"Successfully activated" in line)
+
+
+def ship(env: dict[str, str], path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(path)],
+                          env=env, cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, master: str = "local[2]",
+        **extra: str) -> subprocess.Popen:
+    """spark-submit of a job in its own process group, as `kill -9` of it has to reach the JVM and Python alike;
+    the load with the fault point of tests/fault_points.py (``KOS_TEST_KILL_AT``).
+
+    Its output comes through a pipe, or goes to ``output`` for a job that runs long unread (a full pipe would
+    block its logging, and with it the job)."""
+    from kos import config as kos_config
+
+    cfg = kos_config.load()
+    hook = ["--conf", f"{ON_STEP}={HOOK}"] if name == "load" else []
+    argv = [str(BIN / "spark-submit"), "--master", master, "--packages", ",".join(cfg.spark.job_packages(name)),
+            *hook, f"jobs/{name}.py", *args]
+    extra = {"PYTHONPATH": str(PROJECT), **extra}
+    sink = subprocess.PIPE if output is None else open(output, "w")  # noqa: SIM115 (the child holds it)
+    return subprocess.Popen(argv, cwd=PROJECT, env={**env, **extra}, stdout=sink, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+@contextmanager
+def running(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """``proc``, its process group killed if the test ends while it still runs (a failed assertion)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    return out
+
+
+def rows(db) -> tuple[int, int]:
+    """(rows, distinct origins) of process_events."""
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*), COUNT(DISTINCT origin_source, origin_file, origin_offset) FROM process_events")
+        return cur.fetchone()
+
+
+def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, db, tmp_path):
+    """Killed inside a micro-batch of a processing-time query (its offsets logged, its commit not), the transform
+    restarted with another trigger (as the DAG's --available-now follows `kos run`) runs that batch again from the
+    checkpoint; the load then makes each event one row."""
+    log = tmp_path / "syslog"
+    events = write_log(log, 400_000, seed=7)
+    ship(pipeline_env, log)
+    # Small batches back to back, so that the kill lands with some recorded and the next ones running.
+    with running(job("transform", pipeline_env, "--processing-time", "0 seconds",
+                     KOS_SPARK_MAX_OFFSETS_PER_TRIGGER="20")) as proc:
+        deadline = time.monotonic() + 300
+        output = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            output.append(line)
+            if "kos-transform batch 2:" in line:
+                break
+            assert time.monotonic() < deadline, "".join(output)[-3000:]
+        checkpoint = Path(pipeline_env["KOS_SPARK_CHECKPOINT_DIR"]) / "transform"
+        while (batch := running_batch(checkpoint)) is None:  # until a batch's offsets are logged, its commit not
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(output)[-3000:]
+            time.sleep(0.001)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert running_batch(checkpoint) == batch, "the batch ended before the kill reached it"
+    restarted = job("transform", pipeline_env, "--available-now")
+    out = finish(restarted)
+    assert restarted.returncode == 0, out[-3000:]
+    assert f"kos-transform batch {batch}:" in out, out[-3000:]  # the killed batch, run again
+    loaded = finish(job("load", pipeline_env, "--available-now"))
+    assert "kos-load:" in loaded, loaded[-3000:]
+    assert rows(db) == (events, events)
+
+
+def running_batch(checkpoint: Path) -> int | None:
+    """The micro-batch that Spark's checkpoint shows as started and not ended: the last in its offset log when the
+    commit log does not have it."""
+    logged = [int(p.name) for p in (checkpoint / "offsets").glob("[0-9]*")]
+    if not logged:
+        return None
+    last = max(logged)
+    return None if (checkpoint / "commits" / str(last)).exists() else last
+
+
+@pytest.mark.parametrize("window", ["written", "committed"])
+def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, db, tmp_path, window):
+    """The load writes a batch slice by slice (one Kafka partition's range of offsets each), here one after the
+    other (one core). written: the first slice's rows and ledger row are written, not committed, when the job is
+    killed: nothing is stored. committed: the first slice is committed, the others are not, and Spark has not
+    recorded the batch: the restart runs the batch again, finds that slice in the ledger and adds the others.
+    Either way each event is one row."""
+    log = tmp_path / "syslog"
+    events = write_log(log, 60_000, seed=11)
+    ship(pipeline_env, log)
+    assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+    crashed = job("load", pipeline_env, "--available-now", master="local[1]", **{KILL_AT: window})
+    finish(crashed)
+    assert crashed.returncode == -signal.SIGKILL
+    stored, _ = rows(db)
+    if window == "written":
+        assert rows(db) == (0, 0)
+    else:
+        assert 0 < stored < events  # some slices committed, others not
+        assert rows(db) == (stored, stored)
+    again = finish(job("load", pipeline_env, "--available-now"))
+    assert "kos-load:" in again, again[-3000:]
+    assert f"{events - stored} rows added, {stored} already present" in again
+    assert rows(db) == (events, events)
+
+
+def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, db, mariadb, tmp_path):
+    log = tmp_path / "syslog"
+    first = write_log(log, 20_000, seed=3)
+    ship(pipeline_env, log)
+    assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+    with running(job("load", pipeline_env, "--processing-time", "2 seconds")) as proc:
+        deadline = time.monotonic() + 300
+        while rows(db)[0] < first:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(1)
+        mariadb.stop()
+        try:
+            more = tmp_path / "more"
+            second = write_log(more, 20_000, seed=4)
+            ship(pipeline_env, more)
+            assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+            out = finish(proc, timeout=600)  # the next batch cannot reach MySQL: the query ends, saying why
+            assert proc.returncode == 1, out[-3000:]
+            said = [line for line in out.splitlines() if line.startswith("kos-load:")]
+            assert said and said[-1].startswith("kos-load: kos-load stopped: cannot connect to MySQL at 127.0.0.1:"), \
+                out[-3000:]
+        finally:
+            mariadb.start()
+    again = finish(job("load", pipeline_env, "--available-now"))
+    assert f"{second} rows added, 0 already present" in again, again[-3000:]
+    assert rows(db) == (first + second, first + second)
+
+
+def test_the_broker_stopped_and_restarted_under_running_jobs(pipeline_env, db, kafka, tmp_path):
+    """Transform and load run with processing-time triggers while the only broker is stopped mid-stream for 10 s and
+    started again. A job may ride it out or end with one clear line (then it is started again, as Airflow or a
+    supervisor would); either way each event is one row in the end."""
+    log = tmp_path / "syslog"
+    first = write_log(log, 200_000, seed=5)
+    ship(pipeline_env, log)
+    with RunningJobs(pipeline_env, tmp_path) as jobs:
+        jobs.wait_for_rows(db, 1)
+        assert {name: proc.poll() for name, proc in jobs.procs.items()} == {"transform": None, "load": None}
+        kafka.stop()  # under both running jobs (the rows after it come from the second file at the latest)
+        time.sleep(10)  # the outage itself, not a wait for anything
+        kafka.start()
+        more = tmp_path / "more"
+        second = write_log(more, 20_000, seed=6)
+        ship(pipeline_env, more)
+        jobs.wait_for_rows(db, first + second)
+    assert rows(db) == (first + second, first + second)
+    print(jobs.restarts)  # for the record: which job restarted, and why
+
+
+class RunningJobs:
+    """The pipeline's long-running stages, each in its own process group with its output in a file: transform and
+    load with 1-second processing-time triggers and small batches (so that a fault lands mid-stream), and, given a
+    file to follow, the shipper. A stage that ends on its own must say why in one line; it is started again, as
+    Airflow or a supervisor would. ``kill`` sends SIGKILL to a stage and starts it again. All are stopped with
+    SIGTERM at the end."""
+
+    def __init__(self, env: dict[str, str], folder: Path, follow: Path | None = None,
+                 max_offsets_per_trigger: int = 1000) -> None:
+        self.env, self.folder, self.follow = env, folder, follow
+        self.small = {"KOS_SPARK_MAX_OFFSETS_PER_TRIGGER": str(max_offsets_per_trigger)}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.outputs: dict[str, Path] = {}
+        names = (["shipper"] if follow else []) + ["transform", "load"]
+        self.restarts: dict[str, list[str]] = {name: [] for name in names}  # why each ended on its own
+        self.kills: dict[str, int] = dict.fromkeys(names, 0)
+
+    def _start(self, name: str) -> None:
+        output = self.outputs[name] = self.folder / f"{name}-{len(self.restarts[name]) + self.kills[name]}.log"
+        if name == "shipper":
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "shipper", "--no-progress", "--path", str(self.follow)], cwd=PROJECT,
+                env=self.env, stdout=open(output, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115 (the child holds it)
+                start_new_session=True)
+        else:
+            self.procs[name] = job(name, self.env, "--processing-time", "1 second", output=output, **self.small)
+
+    def __enter__(self) -> RunningJobs:
+        for name in self.restarts:
+            self._start(name)
+        return self
+
+    def kill(self, name: str) -> None:
+        self.restart_ended()
+        proc = self.procs[name]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.kills[name] += 1
+        self._start(name)
+
+    def wait_until_working(self, name: str, timeout: float = 300) -> None:
+        """Until the stage's current run works: the shipper once started, a job once it finished a micro-batch."""
+        deadline = time.monotonic() + timeout
+        while name != "shipper" and not re.search(rf"kos-{name} batch \d+:", self.outputs[name].read_text()):
+            assert time.monotonic() < deadline, (name, self.outputs[name].read_text()[-3000:])
+            self.restart_ended()
+            time.sleep(0.2)
+
+    def restart_ended(self) -> None:
+        """Start again each stage that ended on its own, after checking that it said why."""
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                said = [line for line in self.outputs[name].read_text().splitlines()
+                        if line.startswith(f"kos-{name}:")]
+                assert said and "stopped:" in said[-1], (name, said)
+                self.restarts[name].append(said[-1])
+                self._start(name)
+
+    def wait_for_rows(self, db, count: int, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while rows(db)[0] < count:
+            assert time.monotonic() < deadline, (rows(db), self.restarts, self.kills)
+            self.restart_ended()
+            time.sleep(1)
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=120)

@@ -1,0 +1,43 @@
+"""Random bytes through the whole pipeline: 100,000 lines of NULs, invalid UTF-8, escape sequences and 1 MiB
+lines, with start events and impossible candidates among them (bench/gen_syslog.py --random-bytes). Nothing
+crashes, every event is one row, every impossible candidate one dead letter with its bytes and reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from jobs import messages
+from kosproto.descriptors import message_class
+from tests.integration.test_faults import GEN, finish, job, rows, ship
+from tests.support.kafka import read_topic
+from tests.support.submit import CHECKED_IN
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DeadLetter = message_class(CHECKED_IN.read_bytes(), messages.DEAD_LETTER)
+
+
+def test_random_bytes_lines_give_exactly_their_events_and_dead_letters(cfg, pipeline_env, db, tmp_path):
+    log = tmp_path / "random.log"
+    lines = 100_000
+    subprocess.run([sys.executable, str(GEN), str(log), "--lines", str(lines), "--random-bytes", "--seed", "9"],
+                   check=True)
+    ship(pipeline_env, log)
+    transformed = finish(job("transform", pipeline_env, "--available-now"))
+    assert f"{lines // 50} candidate lines, {lines // 100} events, {lines // 100} dead letters" in transformed, \
+        transformed[-3000:]
+    loaded = finish(job("load", pipeline_env, "--available-now"))
+    assert f"{lines // 100} rows added, 0 already present, 0 dead letters" in loaded, loaded[-3000:]
+    assert rows(db) == (lines // 100, lines // 100)
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT service FROM process_events")
+        assert sorted(r[0] for r in cur.fetchall()) == sorted(f"Random Probe {i}" for i in range(0, lines, 100))
+    dead = [DeadLetter.FromString(r.value) for r in read_topic(tuple(cfg.kafka.bootstrap_servers),
+                                                          pipeline_env["KOS_KAFKA_DEAD_LETTER_TOPIC"])]
+    assert sorted(d.data for d in dead) == sorted(
+        f"2026-13-45T99:00:00Z host systemd[1]: Started Impossible {i}.".encode() for i in range(50, lines, 100))
+    assert {d.stage for d in dead} == {"transform"} and all(d.reason for d in dead)

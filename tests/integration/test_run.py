@@ -1,0 +1,222 @@
+"""`kos run` on the real stack: the whole pipeline running continuously on a growing syslog (rotated by rename),
+each stage killed with SIGKILL once and restarted by the supervisor; afterwards every event is one row, the live
+tables and the alerts are exact; `kos status` shows each stage; SIGTERM stops it all with exit status 0. A stage
+that keeps failing ends `kos run` with its own last error line; a second `kos run` on the same state refuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.submit import BIN, PROJECT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def kos_run(env: dict[str, str], *args: str, output: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "kos"), "run", *args], cwd=PROJECT, env=env, stdout=open(output, "w"),  # noqa: SIM115
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def run_state(env: dict[str, str]) -> dict:
+    try:
+        return json.loads((Path(env["KOS_STACK_STATE_DIR"]) / "run" / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 0.5):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
+        time.sleep(every)
+
+
+def stage(env: dict[str, str], name: str) -> dict:
+    return next((s for s in run_state(env).get("stages", []) if s["name"] == name), {})
+
+
+def lines(start: datetime, count: int, first: int) -> tuple[list[str], list[tuple]]:
+    """``count`` syslog lines a second apart, one in four a start event (each of its own service, on hosts a to
+    c: no storm among them), and the events as (time, host, service)."""
+    text, events = [], []
+    for i in range(first, first + count):
+        t = start + timedelta(seconds=i)
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if i % 4 == 0:
+            host, service = "abc"[i % 3], f"Unit {i}"
+            text.append(f"{stamp} host-{host} systemd[1]: Started {service}.")
+            events.append((t, f"host-{host}", service))
+        else:
+            text.append(f"{stamp} host-a kernel: noise {i}")
+    return text, events
+
+
+def crash_loop(start: datetime) -> tuple[list[str], list[tuple]]:
+    """Six starts of one service within two minutes on one host."""
+    times = [start + timedelta(seconds=20 * k) for k in range(6)]
+    return ([f"{t:%Y-%m-%dT%H:%M:%S.%fZ} host-loop systemd[1]: Started Crash Looper." for t in times],
+            [(t, "host-loop", "Crash Looper") for t in times])
+
+
+def append(path: Path, text: list[str]) -> None:
+    with open(path, "a") as f:
+        f.write("".join(line + "\n" for line in text))
+
+
+def rows(db, sql: str) -> list[tuple]:
+    with db.connect() as conn:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+@pytest.fixture
+def run_env(pipeline_env, tmp_path):
+    return dict(pipeline_env, KOS_STACK_STATE_DIR=str(tmp_path / "state"), KOS_RUN_TRIGGER="1 second",
+                KOS_LIVE_TRIGGER="2 seconds", KOS_LIVE_WATERMARK="10 minutes", KOS_SHIPPER_POLL_SECONDS="0.1",
+                KOS_SPARK_MAX_OFFSETS_PER_TRIGGER="0")
+
+
+def test_kos_run_survives_kill_9_of_each_stage_and_every_event_is_one_row(run_env, db, tmp_path):
+    log = tmp_path / "syslog"
+    start = datetime(2026, 7, 1, 8, 0, 0)
+    text, events = lines(start, 400, 0)
+    append(log, text)
+    proc = kos_run(run_env, "--path", str(log), output=tmp_path / "run.out")
+    try:
+        status = lambda: rows(db, "SELECT COUNT(*) FROM process_events")[0][0]  # noqa: E731
+        wait_for(lambda: status() == len(events), 300, "the first events as rows")
+        second = kos_run(run_env, "--path", str(log), output=tmp_path / "second.out")
+        assert second.wait(timeout=60) == 1
+        refusal = (tmp_path / "second.out").read_text().strip().splitlines()
+        assert refusal == [f"kos run: another `kos run` (pid {proc.pid}) runs on the state in "
+                           f"{run_env['KOS_STACK_STATE_DIR']}; stop it first (SIGTERM or Ctrl-C)"]
+
+        more_events = list(events)
+        next_line = 400
+        for victim in ("shipper", "transform", "load", "live"):
+            before = stage(run_env, victim)
+            os.killpg(before["pid"], signal.SIGKILL)
+            text, added = lines(start, 200, next_line)
+            next_line += 200
+            append(log, text)
+            more_events += added
+            after = wait_for(lambda v=victim, b=before: (s := stage(run_env, v)).get("restarts", 0) > b["restarts"]
+                             and s.get("state") == "running" and s, 120, f"{victim} started again")
+            assert after["pid"] != before["pid"]
+        # A rename rotation under the running shipper, then the crash loop into the new file.
+        os.rename(log, log.with_name("syslog.1"))
+        loop_text, loop_events = crash_loop(start + timedelta(seconds=next_line + 60))
+        append(log, loop_text)
+        more_events += loop_events
+        wait_for(lambda: status() == len(more_events), 300, "every event as a row")
+        wait_for(lambda: rows(db, "SELECT starts FROM process_alerts WHERE host = 'host-loop'") == [(6,)], 120,
+                 "the crash loop's alert")
+
+        assert rows(db, "SELECT COUNT(DISTINCT origin_source, origin_file, origin_offset) FROM process_events") == [
+            (len(more_events),)]
+        stored = Counter((t, h, s) for t, h, s in rows(db, "SELECT event_time, host, service FROM process_events"))
+        assert stored == Counter(more_events)
+        expected = Counter((t.replace(second=0, microsecond=0), h, s) for t, h, s in more_events)
+        wait_for(lambda: sorted(rows(db, "SELECT minute, host, service, starts FROM live_starts")) == sorted(
+            (*k, n) for k, n in expected.items()), 120, "the live counts")
+        assert rows(db, "SELECT COUNT(*) FROM live_late") == [(0,)]
+        assert rows(db, "SELECT host, service, first_start, last_start, starts FROM process_alerts") == [
+            ("host-loop", "Crash Looper", loop_events[0][0], loop_events[-1][0], 6)]
+
+        shown = subprocess.run([str(BIN / "kos"), "status", "--json"], cwd=PROJECT, env=run_env,
+                               capture_output=True, text=True, timeout=120)
+        assert shown.returncode == 0, shown.stderr
+        entries = {e["stage"]: e for e in json.loads(shown.stdout)}
+        assert sorted(entries) == ["live", "load", "shipper", "transform"]
+        assert {name: e["state"] for name, e in entries.items()} == dict.fromkeys(entries, "running")
+        assert {name: e["restarts"] for name, e in entries.items()} == dict.fromkeys(entries, 1)
+        assert {e["lag"] for e in entries.values()} == {0}
+        for job in ("transform", "load", "live"):
+            assert re.fullmatch(r"http://127\.0\.0\.1:40\d\d", entries[job]["ui"] or ""), entries[job]
+        output = (tmp_path / "run.out").read_text()
+        for job in ("transform", "load", "live"):
+            assert re.search(rf"kos run: {job}: Spark UI http://127\.0\.0\.1:40\d\d", output), output[-3000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=300) == 0, (tmp_path / "run.out").read_text()[-3000:]
+    assert run_state(run_env)["stages"] and all(s["state"] == "stopped" for s in run_state(run_env)["stages"])
+    assert "kos run: stopped" in (tmp_path / "run.out").read_text()
+
+
+def test_a_stage_that_keeps_failing_stops_kos_run_with_its_own_last_error_line(run_env, tmp_path):
+    env = dict(run_env, KOS_MYSQL_PORT="1", KOS_RUN_MAX_RESTARTS="1")  # the load and the live query cannot start
+    log = tmp_path / "syslog"
+    log.write_text("")
+    proc = kos_run(env, "--path", str(log), output=tmp_path / "run.out")
+    assert proc.wait(timeout=300) == 1
+    last = (tmp_path / "run.out").read_text().strip().splitlines()[-1]
+    assert re.fullmatch(r"kos run: (load|live) exited 2 times within 10 minutes, last with status 1: "
+                        r"kos-(load|live): cannot connect to MySQL at 127\.0\.0\.1:1 as kos_(load|live): .*",
+                        last), last
+    assert all(s["state"] in ("stopped", "failed") for s in run_state(env)["stages"])
+    assert not any(_alive(s.get("pid")) for s in run_state(env)["stages"])
+
+
+def test_kos_run_refuses_a_cluster_without_its_topics(run_env, tmp_path):
+    env = dict(run_env, KOS_KAFKA_ALERTS_TOPIC="kos-test-never-made")
+    done = subprocess.run([str(BIN / "kos"), "run", "--path", str(tmp_path / "syslog")], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "kos run: Kafka at 127.0.0.1:9092 has no topic kos-test-never-made; create it (`kos stack start` creates "
+        "the pipeline's topics on the local stack)"]
+    assert not (Path(env["KOS_STACK_STATE_DIR"]) / "run" / "state.json").exists()
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_the_systemd_units_pass_systemd_analyze_and_run_kos_commands(tmp_path):
+    if subprocess.run(["sh", "-c", "command -v systemd-analyze"], capture_output=True).returncode:
+        pytest.skip("systemd-analyze is not installed")
+    units = sorted((PROJECT / "conf" / "systemd").glob("*.service"))
+    assert [u.name for u in units] == ["kos-live.service", "kos-load.service", "kos-run.service",
+                                       "kos-shipper.service", "kos-transform.service"]
+    for unit in units:
+        (tmp_path / unit.name).write_text(unit.read_text().replace("/opt/kos", str(PROJECT)))
+    done = subprocess.run(["systemd-analyze", "verify", *map(str, sorted(tmp_path.glob("*.service")))],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # Each unit runs a command of this project, which knows the subcommand and the job it names.
+    commands = {}
+    for unit in sorted(tmp_path.glob("*.service")):
+        argv = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))[10:].split()
+        commands[unit.name] = argv[:3] if argv[1:2] == ["job"] else argv[:2]
+        helped = subprocess.run([*argv[:2], "--help"] if argv[0].endswith("/kos") else [argv[0], "--help"],
+                                capture_output=True, text=True, timeout=60)
+        assert helped.returncode == 0, (unit.name, helped.stderr)
+    kos = str(PROJECT / ".venv" / "bin" / "kos")
+    assert commands == {"kos-live.service": [kos, "job", "live"], "kos-load.service": [kos, "job", "load"],
+                        "kos-run.service": [kos, "run"], "kos-shipper.service": [kos + "-shipper", "--no-progress"],
+                        "kos-transform.service": [kos, "job", "transform"]}
+    # The check can fail: a unit with a directive systemd does not know.
+    (tmp_path / "kos-load.service").write_text((tmp_path / "kos-load.service").read_text() + "RestartSecs=5\n")
+    broken = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "kos-load.service")], capture_output=True,
+                            text=True)
+    assert "Unknown key" in broken.stderr or broken.returncode != 0

@@ -1,0 +1,37 @@
+"""Reading back what a test's stages wrote to Kafka."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ShippedLine:
+    source: str
+    path: str
+    file: str
+    offset: int
+    line: bytes
+
+
+def read_topic(bootstrap: tuple[str, ...], topic: str, security: dict | None = None) -> list:
+    """Every record of ``topic`` from the beginning to its current end, partition by partition, in order.
+
+    ``security``: kafka-python settings (kos.kafka_client.python_settings) for a TLS or SASL listener.
+    """
+    from kos.kafka_client import read_to_end
+
+    return list(read_to_end({"bootstrap_servers": list(bootstrap), **(security or {})}, topic))
+
+
+def shipped_lines(records: list) -> list[ShippedLine]:
+    """Expand records (one line or a newline-joined run) into lines with their origins."""
+    out = []
+    for rec in records:
+        headers = {k: os.fsdecode(v) for k, v in rec.headers}  # a path need not be UTF-8
+        offset = int(headers["kos.offset"])
+        for line in rec.value.split(b"\n"):
+            out.append(ShippedLine(headers["kos.source"], headers["kos.path"], headers["kos.file"], offset, line))
+            offset += len(line) + 1
+    return out
