@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyspark.errors import StreamingQueryException
+
 from jobs import streaming
 from jobs.job import ONE_LINE, Job, JobContext, Running, open_job, start
 from jobs.live import LIVE
@@ -64,13 +66,13 @@ class Supervised:
     """One query of the application, and what its supervisor knows of it."""
 
     job: Job
-    sink: Any
     trigger: streaming.Trigger
     restarts: Restarts
+    sink: Any = None  # opened when the query first starts (a MySQL account reached)
     running: Running | None = None
     restart_at: float | None = None  # when a failed query starts again
+    started_at: float = field(default_factory=time.monotonic)
     last_error: str = ""
-    history: list[str] = field(default_factory=list)
 
 
 class GaveUp(Exception):
@@ -87,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = kos_config.load()
         descriptor_set = read_descriptor_set(str(cfg.path(cfg.kafka.descriptor_set)))
-        sinks = {job.name: open_job(job, cfg) for job in QUERIES}
     except ONE_LINE as exc:
         return error_line(APP, str(exc))
     spark = spark_session(APP, cfg, {"spark.scheduler.mode": "FAIR",
@@ -95,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     listener = ProgressLogger()
     spark.streams.addListener(listener)
     window = kos_config.seconds(cfg.run.restart_window)
-    queries = {job.name: Supervised(job, sinks[job.name], triggers(cfg)[job.name],
-                                    Restarts(cfg.run.max_restarts, window)) for job in QUERIES}
+    queries = {job.name: Supervised(job, triggers(cfg)[job.name], Restarts(cfg.run.max_restarts, window))
+               for job in QUERIES}
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -111,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{spark.sparkContext.uiWebUrl}", flush=True)
         while not stopping.is_set():
             supervise(spark, cfg, args, descriptor_set, listener, queries)
-            spark.streams.awaitAnyTermination(0.5)
+            try:
+                spark.streams.awaitAnyTermination(0.5)
+            except StreamingQueryException:
+                pass  # a failed query: supervise() reads why from the query itself
             spark.streams.resetTerminated()
     except GaveUp as exc:
         stop_all(queries)
@@ -133,15 +137,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def launch(spark: Any, cfg: kos_config.Config, args: argparse.Namespace, descriptor_set: bytes,
            listener: ProgressLogger, supervised: Supervised) -> None:
-    """Start a query in its own FAIR pool (the pool is the starting thread's, which the query's thread keeps)."""
+    """Start a query in its own FAIR pool (the pool is the starting thread's, which the query's thread keeps). A sink
+    that cannot be opened (MySQL unreachable) fails the query like a failed batch: it is tried again after a back-off,
+    while the others run."""
     job = supervised.job
-    spark.sparkContext.setLocalProperty("spark.scheduler.pool", job.name)
-    context = JobContext(cfg, args, spark, descriptor_set, job.app)
-    supervised.running = start(job, context, supervised.sink, supervised.trigger)
+    supervised.restart_at = None
+    supervised.started_at = time.monotonic()
+    try:
+        if supervised.sink is None:
+            supervised.sink = open_job(job, cfg)
+        spark.sparkContext.setLocalProperty("spark.scheduler.pool", job.name)
+        context = JobContext(cfg, args, spark, descriptor_set, job.app)
+        supervised.running = start(job, context, supervised.sink, supervised.trigger)
+    except ONE_LINE as exc:
+        failed(supervised, str(exc), cfg)
+        return
     listener.on_progress[job.app] = supervised.running.on_progress
     supervised.running.status.update(state="running", restarts=supervised.restarts.restarts,
                                      last_error=supervised.last_error)
-    supervised.restart_at = None
 
 
 def supervise(spark: Any, cfg: kos_config.Config, args: argparse.Namespace, descriptor_set: bytes,
@@ -152,19 +165,28 @@ def supervise(spark: Any, cfg: kos_config.Config, args: argparse.Namespace, desc
         running = supervised.running
         if running is not None and supervised.restart_at is None and not running.query.isActive:
             failure = running.query.exception()
-            why = streaming.cause(str(failure), running.raised, running.checkpoint) if failure else "it stopped"
-            supervised.last_error = why
-            delay = supervised.restarts.failed(now, now - running.started)
-            if delay is None:
-                running.status.update(state="failed", last_error=why)
-                raise GaveUp(f"{supervised.job.app} failed {supervised.restarts.failures} times within "
-                             f"{cfg.run.restart_window}: {why}")
-            supervised.restart_at = now + delay
-            running.status.update(state="waiting", restarts=supervised.restarts.restarts, last_error=why)
-            log.warning("%s", printable(f"{supervised.job.app} failed ({why}); starting it again in {delay:.0f} s "
-                                        f"(restart {supervised.restarts.restarts})"))
+            failed(supervised, streaming.cause(str(failure), running.raised, running.checkpoint) if failure
+                   else "it stopped", cfg)
         if supervised.restart_at is not None and now >= supervised.restart_at:
             launch(spark, cfg, args, descriptor_set, listener, supervised)
+
+
+def failed(supervised: Supervised, why: str, cfg: kos_config.Config) -> None:
+    """A query failed (or could not start): plan its restart, or give up on it (GaveUp)."""
+    now = time.monotonic()
+    supervised.last_error = why
+    status = supervised.running.status if supervised.running is not None else None
+    delay = supervised.restarts.failed(now, now - supervised.started_at)
+    if delay is None:
+        if status is not None:
+            status.update(state="failed", last_error=why)
+        raise GaveUp(f"{supervised.job.app} failed {supervised.restarts.failures} times within "
+                     f"{cfg.run.restart_window}: {why}")
+    supervised.restart_at = now + delay
+    if status is not None:
+        status.update(state="waiting", restarts=supervised.restarts.restarts, last_error=why)
+    log.warning("%s", printable(f"{supervised.job.app} failed ({why}); starting it again in {delay:.0f} s "
+                                f"(restart {supervised.restarts.restarts})"))
 
 
 def stop_all(queries: dict[str, Supervised]) -> None:

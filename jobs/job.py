@@ -41,7 +41,8 @@ from kos.summary import status_path, write_summary
 from kos.text import error_line, log_to_stderr
 from kosproto import ProtobufError, check_encodable, implementation, read_descriptor_set
 
-__all__ = ["Batch", "BatchJob", "Job", "JobContext", "KafkaSinkJob", "Running", "open_job", "run_job", "start"]
+__all__ = ["Batch", "BatchJob", "Job", "JobContext", "KafkaSinkJob", "Running", "open_job", "run_job", "run_once",
+           "start"]
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +302,27 @@ def run_job(job: Job, argv: list[str] | None = None) -> int:
     line, summary = running.summary(trigger)
     write_summary(args.summary, summary)
     print(f"{job.app}: {line}", flush=True)
+    return 0
+
+
+def run_once(app: str, work: Callable[[kos_config.Config, SparkSession], None]) -> int:
+    """The shell of a batch job (jobs/metrics.py): the config, the session (stopped at the end unless the process
+    had one already), ``work``, and one line ``<app>: <what happened>`` with exit status 1 on an error a person can
+    act on; 0 otherwise."""
+    log_to_stderr()
+    try:
+        cfg = kos_config.load()
+    except ONE_LINE as exc:
+        return error_line(app, str(exc))
+    joined = SparkSession.getActiveSession() is not None
+    spark = spark_session(app, cfg)
+    try:
+        work(cfg, spark)
+    except ONE_LINE as exc:
+        return error_line(app, str(exc))
+    finally:
+        if not joined:
+            spark.stop()
     return 0
 
 

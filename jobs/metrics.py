@@ -14,7 +14,6 @@ after the tables (the Airflow DAG renders the report in its own task, ``kos repo
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import UTC, datetime
 
@@ -22,15 +21,13 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.aggregations import BUCKETS, starts_per_bucket, top_processes, top_services
-from jobs.session import spark_session
+from jobs.job import run_once
 from kos import config as kos_config
-from kos.errors import KosError
-from kos.text import error_line, log_to_stderr
 from report.render import render_text, write_report
 from storage.database import Database, failing_as
 from storage.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results, parse_instant, store, storms
 
-log = logging.getLogger("kos.metrics")
+APP = "kos-metrics"
 
 
 def read_events(spark: SparkSession, db: Database, period: Period, partitions: int = 4) -> DataFrame:
@@ -68,7 +65,7 @@ def compute(events: DataFrame, period: Period, bucket: str, top: int, made_at: d
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kos-metrics", description="Metrics over process_events.")
+    parser = argparse.ArgumentParser(prog=APP, description="Metrics over process_events.")
     parser.add_argument("--from", dest="start", type=parse_instant, help="period start, ISO 8601 (default: all)")
     parser.add_argument("--to", dest="end", type=parse_instant, help="period end, exclusive (default: all)")
     parser.add_argument("--bucket", choices=BUCKETS, default="minute")
@@ -77,30 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     files.add_argument("--out", help="folder for the CSV, PNG and HTML files (default: out/metrics)")
     files.add_argument("--tables-only", action="store_true", help="write the MySQL tables only")
     args = parser.parse_args(argv)
-    log_to_stderr()
     if args.top < 1:
         parser.error("--top must be at least 1")
-
-    try:
-        cfg = kos_config.load()
-        db = Database.from_config(cfg, "metrics")
-    except KosError as exc:
-        return error_line("kos-metrics", str(exc))
     period = Period(args.start or UNBOUNDED_FROM, args.end or UNBOUNDED_TO)
-    spark = spark_session("kos-metrics", cfg)
-    try:
+
+    def work(cfg: kos_config.Config, spark: SparkSession) -> None:
+        db = Database.from_config(cfg, "metrics")
         results = compute(read_events(spark, db, period), period, args.bucket, args.top, datetime.now(UTC),
                           storms(db, period))
         store(db, results)
         written = [] if args.tables_only else write_report(cfg.path(args.out or "out/metrics"), results)
-    except KosError as exc:
-        return error_line("kos-metrics", str(exc))
-    finally:
-        spark.stop()
-    print(render_text(results))
-    if written:
-        print("\nFiles:\n" + "\n".join(f"  {f}" for f in written))
-    return 0
+        print(render_text(results))
+        if written:
+            print("\nFiles:\n" + "\n".join(f"  {f}" for f in written))
+
+    return run_once(APP, work)
 
 
 if __name__ == "__main__":

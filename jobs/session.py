@@ -21,7 +21,10 @@ from pyspark.sql import SparkSession
 
 from kos.config import Config
 
-__all__ = ["is_local", "job_conf", "project_archive", "spark_session"]
+__all__ = ["PACKAGES", "is_local", "job_conf", "project_archive", "spark_session"]
+
+# What the executors may import of KOS: the ground, the jobs and the packages they stand on.
+PACKAGES = ("kos", "kosproto", "storage", "report", "jobs")
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +86,20 @@ def spark_session(app_name: str, cfg: Config, extra: Mapping[str, str] | None = 
 
 
 def project_archive(cfg: Config) -> Path:
-    """The jobs' own packages (``jobs``, ``kos``) in one zip, for the executors of a cluster to import.
+    """The jobs' own packages in one zip, for the executors of a cluster to import (the live query's group state
+    runs there in Python; the rest of the jobs' work runs in the JVM, from KOS's jar).
 
     The drivers import them from the installed project; executors elsewhere have only the
-    third-party packages (pyspark, pyarrow, protobuf, mysql-connector-python) installed.
+    third-party packages (pyspark, pyarrow, pandas) installed.
     """
     target = cfg.state_dir / "spark" / "kos-jobs.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for package in ("jobs", "kos"):
+        for package in PACKAGES:
             for path in sorted((cfg.project_dir / package).rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    archive.write(path, path.relative_to(cfg.project_dir))
+                inside = path.relative_to(cfg.project_dir)
+                if path.is_file() and path.suffix != ".java" and not {"__pycache__", "tests"} & set(inside.parts):
+                    archive.write(path, inside)
     tmp.replace(target)
     return target

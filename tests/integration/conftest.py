@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,23 +97,47 @@ def pipeline_env(cfg: kos_config.Config, kafka, db, tmp_path: Path) -> dict[str,
                 KOS_SPARK_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
 
 
-@pytest.fixture
-def in_session(spark, pipeline_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-               tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """Run a job's query in this session's JVM, with ``pipeline_env``'s topics and checkpoints: ``in_session(job,
-    *args)`` returns its summary (``--summary``) and fails the test on its exit status."""
-    from jobs.job import run_job
-    from kos.summary import read_summary
+class InSession:
+    """Runs a job's query in the test session's JVM (``run_job`` with argv), with the test's pipeline settings in the
+    environment and ``env`` added for that run."""
 
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.monkeypatch, self.folder, self.capsys = monkeypatch, folder, capsys
+        self.runs = 0
+
+    def _run(self, job: Any, args: tuple[str, ...], env: dict[str, str]) -> tuple[int, Path]:
+        from jobs.job import run_job
+
+        self.runs += 1
+        summary = self.folder / f"summary-{job.name}-{self.runs}.json"
+        with self.monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            return run_job(job, [*args, "--summary", str(summary)]), summary
+
+    def __call__(self, job: Any, *args: str, **env: str) -> dict[str, Any]:
+        """The run's summary (``--summary``); the test fails unless it exits 0."""
+        from kos.summary import read_summary
+
+        status, summary = self._run(job, args, env)
+        assert status == 0, f"{job.app} exited with {status}: {self.capsys.readouterr().err[-3000:]}"
+        return read_summary(summary) or {}
+
+    def failing(self, job: Any, *args: str, **env: str) -> list[str]:
+        """The lines the run said about itself on stderr (``kos-<job>: ...``); the test fails unless it exits 1."""
+        self.capsys.readouterr()
+        status, _ = self._run(job, args, env)
+        err = self.capsys.readouterr().err
+        assert status == 1, f"{job.app} exited with {status}: {err[-3000:]}"
+        return [line for line in err.splitlines() if line.startswith(f"{job.app}:")]
+
+
+@pytest.fixture
+def in_session(spark, pipeline_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+               capsys: pytest.CaptureFixture[str]) -> InSession:
+    """Run jobs' queries in this session's JVM with ``pipeline_env``'s topics and checkpoints (what a test that is
+    not about a process's start-up uses instead of spark-submit)."""
     for key, value in pipeline_env.items():
         if key.startswith("KOS_"):
             monkeypatch.setenv(key, value)
-    runs = iter(range(1_000_000))
-
-    def run(job: Any, *args: str) -> dict[str, Any]:
-        summary = tmp_path / f"summary-{job.name}-{next(runs)}.json"
-        status = run_job(job, [*args, "--summary", str(summary)])
-        assert status == 0, f"{job.app} exited with {status}"
-        return read_summary(summary) or {}
-
-    return run
+    return InSession(monkeypatch, tmp_path, capsys)

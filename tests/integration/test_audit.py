@@ -5,16 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from datetime import datetime
 
 import pytest
 
-from kosctl.audit import compare, file_identity
-from shipper.checkpoint import CheckpointStore
-from shipper.identity import followed_key
-from tests.support.fakes import MemoryPublisher
-from tests.support.submit import BIN, PROJECT, spark_submit
-from tests.test_shipper_files import append, numbered, origins_of, run
+from jobs.load import LOAD
+from jobs.transform import TRANSFORM
+from tests.support.submit import BIN, PROJECT
 
 LINES = [
     "Feb 24 20:29:42 dell-Inspiron-15-3567 systemd[1]: Started Locale Service.",
@@ -25,58 +21,6 @@ LINES = [
     "Mar 15 04:42:16 host.lab.example.com systemd: Started Hardware RNG Entropy Gatherer Daemon.",
     "Sep 28 12:27:10 vm-alarm kernel: [   11.183765] systemd[1]: Started Journal Service.",
 ]
-F = (datetime(2026, 1, 1), "h", "systemd", 1, "s", "STARTED")
-
-
-def test_compare_sorts_out_missing_unexpected_differing_pending_and_lost_dead_letters():
-    expected = {0: F, 50: F, 100: F, 150: F, 900: F}
-    present = {0: F, 100: (datetime(2026, 1, 1), "h", "systemd", 1, "other", "STARTED"), 120: F,
-               150: (datetime(2025, 1, 1), *F[1:])}
-    audit = compare("/var/log/syslog", "k", expected, present, shipped_to=800, dead_expected=[30, 60, 950],
-                    dead_found=[60])
-    assert (audit.expected, audit.present, audit.missing, audit.unexpected, audit.differing, audit.pending) == (
-        4, 4, [50], [120], [100, 150], 1)
-    assert (audit.dead_letters, audit.dead_letters_missing) == (2, [30])
-    assert not audit.ok
-    assert audit.line() == ("/var/log/syslog [k]: 4 start events expected, 4 rows present, 1 missing (at byte 50), "
-                            "1 unexpected (at byte 120), 2 differing (at byte 100, 150); 2 dead letters expected, "
-                            "1 not in the dead-letter topic (at byte 30); 1 events not shipped yet")
-    assert compare("p", "k", {0: F}, {0: F}, shipped_to=10, dead_expected=[5], dead_found=[5]).ok
-    assert not compare("p", "k", {0: F}, {0: F}, shipped_to=10, dead_expected=[5], dead_found=[]).ok
-
-
-def test_file_identity_of_the_followed_the_rotated_and_an_unknown_file(tmp_path):
-    """The watched file is known by its checkpoint (shipped to its offset); the file rotated away from the name,
-    fingerprinted while it was small, by the key its records carry (whole); a file never shipped, by its own
-    identity (nothing shipped)."""
-    log, cp, pub = tmp_path / "syslog", tmp_path / "cp", MemoryPublisher()
-    append(log, "x")  # below the 64-byte fingerprint: the key covers 2 bytes
-    run(log, cp, pub)
-    append(log, *numbered("old", 5))
-    run(log, cp, pub)
-    os.rename(log, f"{log}.1")
-    append(log, *numbered("new", 3))
-    run(log, cp, pub)
-    append(log, "not shipped yet")
-    other = tmp_path / "other"
-    append(other, *numbered("other", 2))
-    keys = [file for file, _ in origins_of(pub)]
-    old_key, new_key = keys[0], keys[-1]
-    assert old_key.split("-")[2] == "2" and old_key != new_key
-    checkpoints = CheckpointStore(cp).load_all()
-    assert [c.path for c in checkpoints] == [str(log)]
-    assert file_identity(str(log), checkpoints, set(keys), 64) == (new_key, log.stat().st_size - 16)
-    rotated = tmp_path / "syslog.1"
-    assert file_identity(str(rotated), checkpoints, set(keys), 64) == (old_key, rotated.stat().st_size)
-    st = other.stat()
-    unknown = file_identity(str(other), checkpoints, set(keys), 64)
-    assert unknown[1] == 0 and unknown[0].startswith(f"{st.st_dev:x}-{st.st_ino:x}-64-")
-    for keys, path in (([old_key], other), ([old_key], log), (["not-a-key"], log)):
-        fd = os.open(path, os.O_RDONLY)
-        assert followed_key(keys, fd) is None
-        os.close(fd)
-
-
 def audit(env: dict[str, str], *paths: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "kos"), "audit", *paths], env={**os.environ, **env}, cwd=PROJECT,
                           capture_output=True, text=True, timeout=300)
@@ -84,23 +28,19 @@ def audit(env: dict[str, str], *paths: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_audit_of_a_shipped_transformed_and_loaded_file(cfg, kafka, db, tmp_path):
+def test_audit_of_a_shipped_transformed_and_loaded_file(cfg, pipeline_env, in_session, db, tmp_path):
     from kosctl.stack.topics import ensure_topics
 
     log = tmp_path / "syslog"
     log.write_text("".join(line + "\n" for line in LINES))
     run = uuid.uuid4().hex[:10]
-    topics = {k: f"kos-test-{k.lower()}-{run}" for k in ("RAW", "PARSED", "DEAD_LETTER")}
-    ensure_topics(cfg, [*topics.values(), f"kos-test-empty-{run}"])
-    env = {"KOS_SHIPPER_CHECKPOINT_DIR": str(tmp_path / "checkpoints"), "KOS_SPARK_CHECKPOINT_DIR":
-           str(tmp_path / "spark"), **{f"KOS_KAFKA_{k}_TOPIC": v for k, v in topics.items()}}
+    ensure_topics(cfg, [f"kos-test-empty-{run}"])
+    env = {k: v for k, v in pipeline_env.items() if k.startswith("KOS_")}
     shipped = subprocess.run([str(BIN / "kos-shipper"), "--once", "--no-progress", "--path", str(log)],
-                             env={**os.environ, **env}, cwd=PROJECT, capture_output=True, text=True, timeout=120)
+                             env=pipeline_env, cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert shipped.returncode == 0, shipped.stderr
-    kafka_jdbc = f"{cfg.spark.kafka_package},{cfg.spark.jdbc_package}"
-    for job in ("transform", "load"):
-        done = spark_submit("--packages", kafka_jdbc, f"jobs/{job}.py", env=env)
-        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    in_session(TRANSFORM, "--available-now")
+    in_session(LOAD, "--available-now")
 
     done = audit(env, str(log))
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]

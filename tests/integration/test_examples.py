@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.support.events import RECORD_SCHEMA, event, event_records
+from tests.support.events import event, event_records
 from tests.support.submit import CHECKED_IN
 from tests.unit.jobs.test_doctests import run_examples
 
@@ -15,11 +15,13 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_sinks_examples_run(spark, loader):
-    rows = [event(datetime(2026, 3, 1, 10, m), "web", "systemd", "Locale Service", m) for m in range(2)]
-    garbage = spark.createDataFrame([(b"\xffnot an event", [("kos.type", b"kos.v1.ProcessEvent")],
-                                      "kos-parsed-os-log", 0, 2, datetime(2026, 3, 1))], RECORD_SCHEMA)
-    run_examples("storage.events_sink", spark=spark, db=loader, descriptor_set=CHECKED_IN.read_bytes(),
-                 records=event_records(spark, rows).unionByName(garbage))
+    import pyarrow.compute as pc
+
+    from jobs import messages
+
+    events = [event(datetime(2026, 3, 1, 10, m), "web", "systemd", "Locale Service", m) for m in range(2)]
+    table = messages.load_rows(event_records(spark, events), CHECKED_IN.read_bytes()).toArrow()
+    run_examples("storage.events_sink", db=loader, rows=table.filter(pc.is_null(table["reason"])))
 
 
 def test_the_job_skeletons_examples_run(cfg, spark, topic, tmp_path, monkeypatch):

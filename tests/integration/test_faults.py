@@ -1,6 +1,7 @@
 """Exactly once through transform and load, on the real stack, whatever fails: `kill -9` of the transform
-mid-batch, `kill -9` of the load between its stage write and its merge and between the merge and Spark's commit,
-MariaDB stopped under a running load. Afterwards every event line is in process_events exactly once."""
+mid-batch (in micro-batches and in real-time mode, restarted with another trigger on the same checkpoint), `kill -9`
+of the load between its write and its commit and between its commit and Spark's, MariaDB stopped under a running
+load, the broker stopped under running jobs. Afterwards every event line is in process_events exactly once."""
 
 from __future__ import annotations
 
@@ -16,19 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from jobs.load import ON_STEP
-from tests.support.fault_points import HOOK, KILL_AT
-from tests.support.submit import BIN, PROJECT
+from kosctl.commands import spark_submit
+from tests.support.fault_points import KILL_AT
+from tests.support.submit import PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-GEN = PROJECT / "bench" / "gen_syslog.py"
+FAULTY_LOAD = PROJECT / "tests" / "support" / "scripts" / "faulty_load.py"
 
 
 def write_log(path: Path, lines: int, seed: int) -> int:
     """A generated syslog of ``lines`` lines with RFC 3339 stamps; returns its number of start events."""
-    subprocess.run([sys.executable, str(GEN), str(path), "--lines", str(lines), "--events", "0.1", "--seed",
-                    str(seed), "--rfc3339"], check=True)
+    subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(path), "--lines", str(lines), "--events", "0.1",
+                    "--seed", str(seed), "--rfc3339"], check=True, cwd=PROJECT)
     return sum(1 for line in path.read_bytes().split(b"\n") if b"]: Started " in line or
                b"Successfully activated" in line)
 
@@ -41,17 +42,17 @@ def ship(env: dict[str, str], path: Path) -> None:
 
 def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, master: str = "local[2]",
         **extra: str) -> subprocess.Popen:
-    """spark-submit of a job in its own process group, as `kill -9` of it has to reach the JVM and Python alike;
-    the load with the fault point of tests/fault_points.py (``KOS_TEST_KILL_AT``).
+    """spark-submit of a job as `kos job` submits it, in its own process group, as `kill -9` of it has to reach
+    the JVM and Python alike; the load with the fault point of tests/support/fault_points.py (``KOS_TEST_KILL_AT``).
 
     Its output comes through a pipe, or goes to ``output`` for a job that runs long unread (a full pipe would
     block its logging, and with it the job)."""
     from kos import config as kos_config
 
-    cfg = kos_config.load()
-    hook = ["--conf", f"{ON_STEP}={HOOK}"] if name == "load" else []
-    argv = [str(BIN / "spark-submit"), "--master", master, "--packages", ",".join(cfg.spark.job_packages(name)),
-            *hook, f"jobs/{name}.py", *args]
+    argv = spark_submit(kos_config.load(environ=env), name, *args)
+    argv[argv.index("--master") + 1] = master
+    if name == "load":
+        argv[argv.index(str(PROJECT / "jobs" / "load.py"))] = str(FAULTY_LOAD)
     extra = {"PYTHONPATH": str(PROJECT), **extra}
     sink = subprocess.PIPE if output is None else open(output, "w")  # noqa: SIM115 (the child holds it)
     return subprocess.Popen(argv, cwd=PROJECT, env={**env, **extra}, stdout=sink, stderr=subprocess.STDOUT,
@@ -115,6 +116,46 @@ def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, db, tmp_pa
     assert rows(db) == (events, events)
 
 
+def test_kill_9_of_the_transform_in_real_time_mode_then_restart_with_available_now(cfg, pipeline_env, db, tmp_path):
+    """Killed in real-time mode (as `kos run` runs it) after it wrote records of a batch it had not committed, the
+    transform restarted on the same checkpoint with --available-now (as the DAG runs it) writes that batch's records
+    again; the load stores each event once."""
+    from kos.kafka_client import python_settings
+
+    log = tmp_path / "syslog"
+    events = write_log(log, 100_000, seed=8)
+    ship(pipeline_env, log)
+    parsed = pipeline_env["KOS_KAFKA_PARSED_TOPIC"]
+    checkpoint = Path(pipeline_env["KOS_SPARK_CHECKPOINT_DIR"]) / "transform"
+    with running(job("transform", pipeline_env, "--real-time", "1 minute", output=tmp_path / "rtm.log")) as proc:
+        deadline = time.monotonic() + 300
+        while records_in(python_settings(cfg), parsed) < events // 2:  # written, the batch not committed
+            assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "rtm.log").read_text()[-3000:]
+            time.sleep(0.2)
+        assert not (checkpoint / "commits" / "0").exists()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    written_before = records_in(python_settings(cfg), parsed)
+    restarted = finish(job("transform", pipeline_env, "--available-now"))
+    assert f"{events} events" in restarted, restarted[-3000:]  # the whole uncommitted batch, written again
+    assert records_in(python_settings(cfg), parsed) == written_before + events
+    loaded = finish(job("load", pipeline_env, "--available-now"))
+    assert f"{events} rows added, {written_before} already present" in loaded, loaded[-3000:]
+    assert rows(db) == (events, events)
+
+
+def records_in(settings: dict, topic: str) -> int:
+    """The records a topic holds (its end offsets, summed)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(**settings, group_id=None, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(parts).values())
+    finally:
+        consumer.close()
+
+
 def running_batch(checkpoint: Path) -> int | None:
     """The micro-batch that Spark's checkpoint shows as started and not ended: the last in its offset log when the
     commit log does not have it."""
@@ -127,24 +168,19 @@ def running_batch(checkpoint: Path) -> int | None:
 
 @pytest.mark.parametrize("window", ["written", "committed"])
 def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, db, tmp_path, window):
-    """The load writes a batch slice by slice (one Kafka partition's range of offsets each), here one after the
-    other (one core). written: the first slice's rows and ledger row are written, not committed, when the job is
-    killed: nothing is stored. committed: the first slice is committed, the others are not, and Spark has not
-    recorded the batch: the restart runs the batch again, finds that slice in the ledger and adds the others.
-    Either way each event is one row."""
+    """The load writes a batch's rows and its ledger row in one transaction. written: they are written, not
+    committed, when the job is killed: nothing is stored, and the restart adds every row. committed: they are
+    committed and Spark has not recorded the batch: the restart runs the batch again, finds it in the ledger and
+    adds nothing. Either way each event is one row."""
     log = tmp_path / "syslog"
     events = write_log(log, 60_000, seed=11)
     ship(pipeline_env, log)
     assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
-    crashed = job("load", pipeline_env, "--available-now", master="local[1]", **{KILL_AT: window})
+    crashed = job("load", pipeline_env, "--available-now", **{KILL_AT: window})
     finish(crashed)
     assert crashed.returncode == -signal.SIGKILL
     stored, _ = rows(db)
-    if window == "written":
-        assert rows(db) == (0, 0)
-    else:
-        assert 0 < stored < events  # some slices committed, others not
-        assert rows(db) == (stored, stored)
+    assert rows(db) == ((0, 0) if window == "written" else (events, events))
     again = finish(job("load", pipeline_env, "--available-now"))
     assert "kos-load:" in again, again[-3000:]
     assert f"{events - stored} rows added, {stored} already present" in again

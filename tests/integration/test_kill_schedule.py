@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_faults import GEN, RunningJobs, rows
+from tests.integration.test_faults import RunningJobs, rows
 from tests.support.kafka import read_topic
 from tests.support.submit import BIN, PROJECT
 
@@ -91,7 +91,7 @@ def syslog_lines(folder: Path, count: int) -> tuple[list[bytes], int, int]:
     """``count`` generated lines, one in 20,000 of them an unparseable candidate; with their numbers of start
     events and of dead letters."""
     source = folder / "source"
-    subprocess.run([sys.executable, str(GEN), str(source), "--lines", str(count), "--events", "0.1", "--seed", "13",
+    subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(source), "--lines", str(count), "--events", "0.1", "--seed", "13",
                     "--rfc3339"], check=True)
     lines = source.read_bytes().split(b"\n")[:count]
     for i in range(10_000, count, 20_000):

@@ -4,8 +4,6 @@ and every other record becomes a dead letter with its bytes and the reason; the 
 from __future__ import annotations
 
 import random
-import re
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -13,9 +11,10 @@ import pytest
 from kafka import KafkaProducer
 
 from jobs import messages
+from jobs.load import LOAD
 from kosproto.descriptors import message_class
 from tests.support.kafka import read_topic
-from tests.support.submit import CHECKED_IN, PROJECT, spark_submit
+from tests.support.submit import CHECKED_IN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,17 +32,6 @@ def event(offset: int, service: str = "Locale Service", **changes) -> bytes:
     return ProcessEvent(**fields).SerializeToString()
 
 
-@pytest.fixture
-def topics(cfg, kafka, loader, tmp_path) -> dict[str, str]:
-    from kosctl.stack.topics import ensure_topics
-
-    run = uuid.uuid4().hex[:10]
-    names = {"PARSED": f"kos-test-parsed-{run}", "DEAD_LETTER": f"kos-test-dl-{run}"}
-    ensure_topics(cfg, list(names.values()))
-    return {**{f"KOS_KAFKA_{k}_TOPIC": v for k, v in names.items()},
-            "KOS_SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
-
-
 def produce(cfg, topic: str, records: list[tuple[bytes | None, list[tuple[str, bytes]]]]) -> None:
     producer = KafkaProducer(bootstrap_servers=list(cfg.kafka.bootstrap_servers), acks="all")
     for value, headers in records:
@@ -52,12 +40,7 @@ def produce(cfg, topic: str, records: list[tuple[bytes | None, list[tuple[str, b
     producer.close()
 
 
-def load(env: dict[str, str]):
-    return spark_submit("--packages", "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,"
-                        "com.mysql:mysql-connector-j:9.5.0", "jobs/load.py", "--available-now", env=env)
-
-
-def test_garbage_becomes_dead_letters_and_valid_events_around_it_load(cfg, topics, db):
+def test_garbage_becomes_dead_letters_and_valid_events_around_it_load(cfg, pipeline_env, in_session, db):
     valid = [event(10, "Before Garbage"), event(20, "Between"), event(30, "After Garbage")]
     truncated = event(40)[:-7]
     letter = DeadLetter(data=b"x", reason="r", stage="transform").SerializeToString()
@@ -75,14 +58,11 @@ def test_garbage_becomes_dead_letters_and_valid_events_around_it_load(cfg, topic
     ]
     records = [(valid[0], typed), *[(v, h) for v, h, _ in garbage[:4]], (valid[1], typed),
                *[(v, h) for v, h, _ in garbage[4:]], (valid[2], [])]
-    produce(cfg, topics["KOS_KAFKA_PARSED_TOPIC"], records)
+    produce(cfg, pipeline_env["KOS_KAFKA_PARSED_TOPIC"], records)
 
-    done = load(topics)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    summary = [line for line in done.stdout.splitlines() if line.startswith("kos-load:")]
-    assert [re.sub(r", [0-9.]+ s \(", " (", line) for line in summary] == [
-        "kos-load: 11 records, 3 rows added, 0 already present, 8 dead letters, 0 values cut to fit in 1 batches "
-        "(available-now)"]
+    done = in_session(LOAD, "--available-now")
+    assert {k: done[k] for k in ("records", "added", "present", "dead_letters", "cut", "batches")} == {
+        "records": 11, "added": 3, "present": 0, "dead_letters": 8, "cut": 0, "batches": 1}
     with db.connect() as conn:
         cur = conn.cursor()
         cur.execute("SELECT event_time, service, origin_offset FROM process_events ORDER BY origin_offset")
@@ -90,7 +70,7 @@ def test_garbage_becomes_dead_letters_and_valid_events_around_it_load(cfg, topic
                                   (datetime(2026, 9, 21, 14, 13, 40, 500000), "Between", 20),
                                   (datetime(2026, 9, 21, 14, 13, 50, 500000), "After Garbage", 30)]
 
-    dead = read_topic(cfg.kafka.bootstrap_servers, topics["KOS_KAFKA_DEAD_LETTER_TOPIC"])
+    dead = read_topic(cfg.kafka.bootstrap_servers, pipeline_env["KOS_KAFKA_DEAD_LETTER_TOPIC"])
     letters = sorted((DeadLetter.FromString(r.value) for r in dead), key=lambda m: m.record.offset)
     assert [dict(r.headers) for r in dead] == [{"kos.type": b"kos.v1.DeadLetter"}] * 8
     assert [(m.data, m.stage, m.record.offset) for m in letters] == [
@@ -103,17 +83,13 @@ def test_garbage_becomes_dead_letters_and_valid_events_around_it_load(cfg, topic
             assert reason.startswith(("the bytes do not decode", f"{messages.PROCESS_EVENT} without"))
 
     # Run again: nothing new, nothing loaded twice, no dead letter twice (the checkpoint holds).
-    again = load(topics)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "kos-load: 0 records, 0 rows added" in again.stdout
-    assert len(read_topic(cfg.kafka.bootstrap_servers, topics["KOS_KAFKA_DEAD_LETTER_TOPIC"])) == 8
+    again = in_session(LOAD, "--available-now")
+    assert (again["records"], again.get("added", 0), again["batches"]) == (0, 0, 0)
+    assert len(read_topic(cfg.kafka.bootstrap_servers, pipeline_env["KOS_KAFKA_DEAD_LETTER_TOPIC"])) == 8
 
 
-def test_an_unreachable_database_is_one_line_before_any_record_is_read(topics):
-    done = load({**topics, "KOS_MYSQL_PORT": "1"})
-    assert done.returncode == 1
-    # spark-submit passes the Python driver's stderr on with its stdout.
-    said = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("kos-load:")]
+def test_an_unreachable_database_is_one_line_before_any_record_is_read(in_session):
+    said = in_session.failing(LOAD, "--available-now", KOS_MYSQL_PORT="1")
     assert said == ["kos-load: cannot connect to MySQL at 127.0.0.1:1 as kos_load: Can't connect to MySQL server on "
                     "'127.0.0.1:1' (Errno 111: Connection refused); start it with `kos stack start` or check the "
                     "KOS_MYSQL_* settings"]
@@ -135,20 +111,20 @@ def v2_descriptor_set(tmp_path) -> Path:
     return out
 
 
-def test_a_schema_change_loads_in_both_directions(cfg, topics, db, tmp_path):
+def test_a_schema_change_loads_in_both_directions(cfg, pipeline_env, in_session, db, tmp_path):
     """A newer producer's events (one field more) load with the current schema; the current producer's events
     load with the newer schema (the field it does not write is simply absent). Nothing is lost either way."""
     newer = v2_descriptor_set(tmp_path)
     ProcessEventV2 = message_class(newer.read_bytes(), messages.PROCESS_EVENT)
     v2_record = ProcessEventV2.FromString(event(100, "Written By V2"))
     v2_record.unit = "foo.service"
-    produce(cfg, topics["KOS_KAFKA_PARSED_TOPIC"], [(v2_record.SerializeToString(), [])])
-    by_v1 = load(topics)
-    assert "kos-load: 1 records, 1 rows added, 0 already present, 0 dead letters" in by_v1.stdout, by_v1.stdout[-3000:]
+    produce(cfg, pipeline_env["KOS_KAFKA_PARSED_TOPIC"], [(v2_record.SerializeToString(), [])])
+    by_v1 = in_session(LOAD, "--available-now")
+    assert (by_v1["records"], by_v1["added"], by_v1["present"], by_v1["dead_letters"]) == (1, 1, 0, 0)
 
-    produce(cfg, topics["KOS_KAFKA_PARSED_TOPIC"], [(event(200, "Written By V1"), [])])
-    by_v2 = load({**topics, "KOS_KAFKA_DESCRIPTOR_SET": str(newer)})
-    assert "kos-load: 1 records, 1 rows added, 0 already present, 0 dead letters" in by_v2.stdout, by_v2.stdout[-3000:]
+    produce(cfg, pipeline_env["KOS_KAFKA_PARSED_TOPIC"], [(event(200, "Written By V1"), [])])
+    by_v2 = in_session(LOAD, "--available-now", KOS_KAFKA_DESCRIPTOR_SET=str(newer))
+    assert (by_v2["records"], by_v2["added"], by_v2["present"], by_v2["dead_letters"]) == (1, 1, 0, 0)
     with db.connect() as conn:
         cur = conn.cursor()
         cur.execute("SELECT service, origin_offset FROM process_events ORDER BY origin_offset")

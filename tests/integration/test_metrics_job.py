@@ -1,4 +1,5 @@
-"""The metrics job as users run it (spark-submit) against MariaDB: exact tables, CSV files and charts."""
+"""The metrics job as users run it (spark-submit) against MariaDB: exact tables, CSV files and charts; run again (in
+this session's Spark), the period's rows are replaced."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from jobs.recipes import MYSQL
 from tests.support.events import event, store_events
 from tests.support.submit import kos, spark_submit
 
@@ -22,8 +24,8 @@ def test_metrics_over_a_period(spark, db, loader, tmp_path):
         event(datetime(2026, 3, 1, 12, 0, 0), "web", "systemd", "outside the period", 5),
     ]
     store_events(db, rows)
-    done = spark_submit("jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z",
-                        "--bucket", "hour", "--top", "5", "--out", str(tmp_path))
+    done = spark_submit("--packages", MYSQL, "jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to",
+                        "2026-03-01T12:00:00Z", "--bucket", "hour", "--top", "5", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 start events from 2026-03-01 10:00:05 to 2026-03-01 11:05:00 (UTC)" in done.stdout
 
@@ -67,9 +69,10 @@ def test_metrics_over_a_period(spark, db, loader, tmp_path):
            "run jobs/metrics.py first\n")
 
     # Run again: the period's rows are replaced, not added.
-    again = spark_submit("jobs/metrics.py", "--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z",
-                         "--bucket", "hour", "--top", "5", "--out", str(tmp_path))
-    assert again.returncode == 0, again.stderr[-3000:]
+    from jobs import metrics
+
+    assert metrics.main(["--from", "2026-03-01T10:00:00Z", "--to", "2026-03-01T12:00:00Z", "--bucket", "hour",
+                         "--top", "5", "--tables-only"]) == 0
     with db.connect() as conn:
         cur = conn.cursor()
         cur.execute("SELECT COUNT(*) FROM metrics_top_services")

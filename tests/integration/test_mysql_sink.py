@@ -1,11 +1,13 @@
-"""Writing events into MariaDB: exact rows, and a replayed batch adds nothing."""
+"""Writing events into MariaDB through the load's sink: exact rows, and a replayed batch adds nothing."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import pyarrow.compute as pc
 import pytest
 
+from jobs import messages
 from kos import config as kos_config
 from storage.database import Database, DatabaseError
 from storage.events_sink import EventsSink, Written
@@ -15,11 +17,11 @@ pytestmark = pytest.mark.integration
 
 
 def write_events(spark, rows: list[tuple], batch_id: int, db: Database, query: str) -> Written:
-    """``rows`` as one batch of parsed records through the load's sink."""
+    """``rows`` as one batch of parsed records, decoded and fitted as the load does, through its sink."""
     cfg = kos_config.load()
-    sink = EventsSink(db, cfg.path(cfg.kafka.descriptor_set).read_bytes(),
-                      send_dead_letters=lambda letters: pytest.fail("no dead letter expected"))
-    return sink.write(event_records(spark, rows), query, batch_id)
+    table = messages.load_rows(event_records(spark, rows), cfg.path(cfg.kafka.descriptor_set).read_bytes()).toArrow()
+    assert table["reason"].null_count == table.num_rows, "no dead letter expected"
+    return EventsSink(db).write(table.filter(pc.is_null(table["reason"])), query, batch_id)
 
 
 def rows(db: Database) -> list[tuple]:
@@ -57,7 +59,7 @@ def test_batch_is_written_once_even_when_replayed(spark, db, loader):
     with db.connect() as conn:
         cur = conn.cursor()
         cur.execute("SELECT query, batch_id, SUM(`rows`) FROM load_ledger GROUP BY query, batch_id ORDER BY batch_id")
-        assert cur.fetchall() == [("test", 0, 3), ("test", 1, 3)]  # the replay of batch 0 added no slice
+        assert cur.fetchall() == [("test", 0, 3), ("test", 1, 3)]  # the replay of batch 0 added no ledger row
 
 
 def test_values_longer_than_their_column_are_cut_not_fatal(spark, db, loader):

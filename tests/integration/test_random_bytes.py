@@ -1,5 +1,5 @@
 """Random bytes through the whole pipeline: 100,000 lines of NULs, invalid UTF-8, escape sequences and 1 MiB
-lines, with start events and impossible candidates among them (bench/gen_syslog.py --random-bytes). Nothing
+lines, with start events and impossible candidates among them (kosctl/synthetic.py --random-bytes). Nothing
 crashes, every event is one row, every impossible candidate one dead letter with its bytes and reason."""
 
 from __future__ import annotations
@@ -10,27 +10,29 @@ import sys
 import pytest
 
 from jobs import messages
+from jobs.load import LOAD
+from jobs.transform import TRANSFORM
 from kosproto.descriptors import message_class
-from tests.integration.test_faults import GEN, finish, job, rows, ship
+from tests.integration.test_faults import rows, ship
 from tests.support.kafka import read_topic
-from tests.support.submit import CHECKED_IN
+from tests.support.submit import CHECKED_IN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DeadLetter = message_class(CHECKED_IN.read_bytes(), messages.DEAD_LETTER)
 
 
-def test_random_bytes_lines_give_exactly_their_events_and_dead_letters(cfg, pipeline_env, db, tmp_path):
+def test_random_bytes_lines_give_exactly_their_events_and_dead_letters(cfg, pipeline_env, in_session, db, tmp_path):
     log = tmp_path / "random.log"
     lines = 100_000
-    subprocess.run([sys.executable, str(GEN), str(log), "--lines", str(lines), "--random-bytes", "--seed", "9"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(log), "--lines", str(lines), "--random-bytes",
+                    "--seed", "9"], check=True, cwd=PROJECT)
     ship(pipeline_env, log)
-    transformed = finish(job("transform", pipeline_env, "--available-now"))
-    assert f"{lines // 50} candidate lines, {lines // 100} events, {lines // 100} dead letters" in transformed, \
-        transformed[-3000:]
-    loaded = finish(job("load", pipeline_env, "--available-now"))
-    assert f"{lines // 100} rows added, 0 already present, 0 dead letters" in loaded, loaded[-3000:]
+    transformed = in_session(TRANSFORM, "--available-now")
+    assert (transformed["candidates"], transformed["events"], transformed["dead_letters"]) == (
+        lines // 50, lines // 100, lines // 100)
+    loaded = in_session(LOAD, "--available-now")
+    assert (loaded["added"], loaded["present"], loaded["dead_letters"]) == (lines // 100, 0, 0)
     assert rows(db) == (lines // 100, lines // 100)
     with db.connect() as conn:
         cur = conn.cursor()

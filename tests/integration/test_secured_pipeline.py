@@ -16,13 +16,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from kos import config as kos_config
 from kos.kafka_client import spark_options
+from kosctl.commands import spark_submit as spark_submit_command
 from tests.integration.test_faults import rows
+from tests.integration.test_kafka_security import over
+from tests.integration.test_pipeline import table
 from tests.support.submit import BIN, PROJECT
-from tests.test_kafka_security import over
-from tests.test_pipeline import table
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,9 +35,9 @@ def secrets(cfg: kos_config.Config) -> dict[str, str]:
     """Every secret of the config: the Kafka SCRAM password, the client key's password, the three MySQL passwords
     and the MySQL trust store's."""
     k, m = cfg.kafka, cfg.mysql
-    found = {role: cfg.mysql_account(role)[1] for role in ("owner", "load", "metrics")}
+    found = {role: cfg.mysql_account(role)[1] for role in ("owner", "load", "metrics", "live")}
     found["kafka sasl"] = cfg.secret(k.sasl_password, k.sasl_password_file, "KOS_KAFKA_SASL_PASSWORD")
-    found["kafka key"] = cfg.secret("", ".kos/tls/client.password", "KOS_KAFKA_SSL_KEY_PASSWORD")
+    found["kafka key"] = cfg.secret(SecretStr(""), ".kos/tls/client.password", "KOS_KAFKA_SSL_KEY_PASSWORD")
     found["truststore"] = cfg.secret(m.ssl_truststore_password, m.ssl_truststore_password_file,
                                      "KOS_MYSQL_SSL_TRUSTSTORE_PASSWORD")
     return found
@@ -110,8 +112,7 @@ def test_the_jobs_over_mutual_tls_give_the_same_rows_and_show_no_secret_even_in_
         return done.stdout
 
     def submit(job: str, *args: str) -> list[str]:
-        return [str(BIN / "spark-submit"), "--master", "local[2]", "--packages",
-                ",".join(cfg.spark.job_packages(job)), f"jobs/{job}.py", *args]
+        return spark_submit_command(cfg, job, *args)
 
     step("ship", [sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(SPEC)])
     assert "6 events, 1 dead letters" in step("transform", submit("transform", "--year", "2026"))

@@ -13,13 +13,14 @@ from datetime import datetime
 
 import pytest
 
+from jobs.recipes import KAFKA, MYSQL
 from kos import config as kos_config
 from kosctl.airflow import environment
 from kosctl.stack.process import running_pid
 from kosctl.stack.spark import SparkHistory, SparkMaster, SparkWorker
+from tests.integration.test_dags_run import assert_metrics_of_the_interval, run_metrics_dag
 from tests.support.events import event, store_events
 from tests.support.submit import spark_submit
-from tests.integration.test_dags_run import assert_metrics_of_the_interval, run_metrics_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,7 +61,7 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
     store_events(db, rows)
     since = time.time()
 
-    done = spark_submit("jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out", str(tmp_path),
+    done = spark_submit("--packages", MYSQL, "jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out", str(tmp_path),
                         master=cluster.url)
     assert done.returncode == 0, done.stderr[-3000:]
     with db.connect() as conn:
@@ -94,7 +95,7 @@ def test_the_jobs_packages_reach_the_cluster_executors_and_the_transform_runs_th
     installed copy; the transform then runs on the cluster like on local[2]."""
     from kosctl.stack.topics import ensure_topics
 
-    done = spark_submit("tests/scripts/where_jobs.py", master=cluster.url)
+    done = spark_submit("tests/support/scripts/where_jobs.py", master=cluster.url)
     assert done.returncode == 0, done.stderr[-3000:]
     places = {line[len("jobs="):] for line in done.stdout.splitlines() if line.startswith("jobs=")}
     assert places and all(p.endswith("kos-jobs.zip/jobs/__init__.py") for p in places), done.stdout[-2000:]
@@ -108,7 +109,7 @@ def test_the_jobs_packages_reach_the_cluster_executors_and_the_transform_runs_th
                               "tests/data/spec.syslog", "--topic", topics["RAW"], "--checkpoint-dir",
                               str(tmp_path / "shipper")], cwd=str(cfg.project_dir), capture_output=True, text=True)
     assert shipped.returncode == 0, shipped.stderr
-    done = spark_submit("--packages", cfg.spark.kafka_package, "jobs/transform.py", "--year", "2026",
+    done = spark_submit("--packages", KAFKA, "jobs/transform.py", "--year", "2026",
                         master=cluster.url, env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "kos-transform: 1 records, 9 candidate lines, 6 events, 1 dead letters in 1 batches" in done.stdout

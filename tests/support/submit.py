@@ -15,10 +15,12 @@ CHECKED_IN = PROJECT / "descriptors" / "kos.desc"
 
 def spark_submit(*args: str, master: str = "local[2]", env: dict[str, str] | None = None,
                  timeout: float = 600) -> subprocess.CompletedProcess:
+    """spark-submit with KOS's jars (as `kos job` gives them) and ``args`` (``--packages``, the application...)."""
+    from jobs.recipes import jars
+
     environ = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable, **(env or {}))
-    return subprocess.run([str(BIN / "spark-submit"), "--master", master,
-                           "--packages", "com.mysql:mysql-connector-j:9.5.0", *args],
-                          cwd=PROJECT, env=environ, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([str(BIN / "spark-submit"), "--master", master, "--jars", ",".join(map(str, jars())),
+                           *args], cwd=PROJECT, env=environ, capture_output=True, text=True, timeout=timeout)
 
 
 def kos(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ import pytest
 
 from kos import config as kos_config
 from kos.kafka_client import python_settings, spark_options
-from kos.others import kafka_connection as connection_failure
 
 
 def load(tmp_path, **env: str) -> kos_config.Config:
@@ -61,24 +60,3 @@ def test_a_missing_password_names_where_to_put_it(tmp_path):
                                    "KOS_KAFKA_SASL_PASSWORD_FILE": str(tmp_path / "none")})
     with pytest.raises(kos_config.ConfigError, match=f"set KOS_KAFKA_SASL_PASSWORD or create {tmp_path / 'none'}"):
         python_settings(cfg)
-
-
-@pytest.mark.parametrize(("logged", "says"), [
-    (["Connection lost: [Error 58] SaslAuthenticationFailedError: Authentication failed"], "did not accept the SASL"),
-    (["<KafkaConnection broker_version=(4, 1)>: Connection lost: KafkaConnectionError: socket disconnected"],
-     "did not accept the SASL"),
-    (["Abort (KafkaConnectionError: [SSL: SSLV3_ALERT_CERTIFICATE_UNKNOWN] sslv3 alert certificate unknown"],
-     "refused this client's TLS certificate"),
-    (["[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"],
-     "is not trusted"),
-    (["Handshake failed: [SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol"],
-     "is that a TLS listener"),
-    (["Connect attempt returned error 111. Disconnecting."], "no Kafka broker answers"),
-])
-def test_connection_failures_become_one_sentence(logged, says):
-    assert says in connection_failure(["b:9094"], logged, sasl=True)
-
-
-def test_a_dropped_connection_without_sasl_is_not_called_a_login_failure():
-    logged = ["<KafkaConnection broker_version=(4, 1)>: Connection lost: KafkaConnectionError: socket disconnected"]
-    assert connection_failure(["b:9092"], logged, sasl=False).startswith("no Kafka broker answers at b:9092")
