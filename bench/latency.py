@@ -29,8 +29,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
-from live import LivePipeline, percentile  # noqa: E402
 from fixtures import ScratchTopics, bench_database, truncate  # noqa: E402
+from live import LivePipeline, percentile  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 

@@ -34,9 +34,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers import pyarrow and KOS
 
+from fixtures import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
-from fixtures import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
 
 from jobs import messages  # noqa: E402
 from kos import config as kos_config  # noqa: E402

@@ -23,11 +23,11 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-from kosctl.synthetic import lines  # noqa: E402
-from live import LivePipeline  # noqa: E402
 from fixtures import ScratchTopics, bench_database, truncate  # noqa: E402
+from live import LivePipeline  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
+from kosctl.synthetic import lines  # noqa: E402
 
 
 def feed(path: Path, source: list[str], rate: int) -> float:

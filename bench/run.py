@@ -27,8 +27,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from live import tree_rss
 from fixtures import BENCH_DB, ScratchTopics, bench_database
+from live import tree_rss
 
 from kos import config as kos_config
 from kosctl.stack.mariadb import MariaDBStack

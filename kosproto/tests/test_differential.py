@@ -1,13 +1,17 @@
-"""KOS's codec against the official protobuf runtime (its pure-Python implementation, in a process of its own):
-hypothesis-made messages of every field type in kosproto/tests/proto/conformance/suite.proto, and malformed bytes.
+"""KOS's codec against two official protobuf runtimes: the pure-Python one (in a process of its own) and the Java
+one (protobuf-java, in the tests' JVM: kosproto/tests/official_java.py). Hypothesis-made messages of every field type
+in kosproto/tests/proto/conformance/suite.proto, and malformed bytes.
 
-- KOS's ``to_protobuf`` bytes equal the official ``SerializeToString`` of the same values (maps aside, whose
-  order on the wire no runtime fixes: they are checked through decoding);
+- KOS's ``to_protobuf`` bytes equal the official runtimes' of the same values (maps aside, whose order on the
+  wire no runtime fixes: they are checked through decoding);
 - KOS's ``from_protobuf`` of the official bytes gives back the values (``emit.default.values``, so zeros too);
+- floats and doubles by the rule protobuf-java and upb follow: a value is a proto3 zero (left out, read as null)
+  only when its bits are zero, so -0.0 and NaN are written and read back (the pure-Python runtime leaves -0.0
+  out: its bytes are compared without it);
 - malformed bytes (truncations, unknown fields of every wire type at every depth, wrong wire types at every
   depth, 11-byte varints, lengths past the end, groups, random bytes): KOS (PERMISSIVE) gives null exactly where
-  the official parser refuses them or keeps a field number of the schema as an unknown field (a wrong wire
-  type: the connector's rule, which KOS applies at every depth).
+  each runtime refuses them or keeps a field number of the schema as an unknown field (a wrong wire type: the
+  connector's rule, which KOS applies at every depth).
 """
 
 from __future__ import annotations
@@ -15,19 +19,24 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from kosproto import from_protobuf, to_protobuf
+from kosproto.tests.official_java import JavaRuntime, text
 
 ORACLE = Path(__file__).with_name("official_python.py")
-EXAMPLES = settings(max_examples=int(os.environ.get("KOS_FUZZ_EXAMPLES", "30")) // 3, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Each example is a batch of up to 40 messages: 25 examples compare about 500 messages per test.
+EXAMPLES = settings(max_examples=int(os.environ.get("KOS_FUZZ_EXAMPLES", "25")), deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 I32, I64 = st.integers(-(2**31), 2**31 - 1), st.integers(-(2**63), 2**63 - 1)
 
@@ -39,11 +48,17 @@ def not_negative_zero(x: float) -> bool:
 
 FLOAT = st.floats(width=32, allow_nan=False).filter(not_negative_zero)
 DOUBLE = st.floats(allow_nan=False).filter(not_negative_zero)
+# Against protobuf-java: every float, -0.0, NaN and the infinities among them (NaN as text gives the one NaN the
+# runtime parses it to: other payloads and signs of NaN are bits text cannot say).
+ANY_FLOAT = st.floats(width=32, allow_nan=False) | st.sampled_from([-0.0, math.nan, math.inf])
+ANY_DOUBLE = st.floats(allow_nan=False) | st.sampled_from([-0.0, math.nan, -math.inf])
 SCALARS_DDL = ("int32_value int, uint32_value int, sint32_value int, fixed32_value int, sfixed32_value int, "
                "int64_value long, uint64_value long, sint64_value long, fixed64_value long, sfixed64_value long, "
                "double_value double, float_value float, bool_value boolean, string_value string, bytes_value binary")
 SCALARS = st.tuples(I32, I32, I32, I32, I32, I64, I64, I64, I64, I64, DOUBLE, FLOAT, st.booleans(), st.text(),
                     st.binary())
+ALL_SCALARS = st.tuples(I32, I32, I32, I32, I32, I64, I64, I64, I64, I64, ANY_DOUBLE, ANY_FLOAT, st.booleans(),
+                        st.text(), st.binary())
 SIMPLE = st.tuples(I32, st.text(max_size=8), I64)
 REPEATED_DDL = ("key string, numbers array<long>, words array<string>, "
                 "messages array<struct<age:int,name:string,score:long>>, counts map<string,long>, "
@@ -128,6 +143,48 @@ def test_repeated_and_maps_encode_and_decode_as_the_official_runtime(spark, suit
              {i: tuple(m) for i, m in r.by_id.items()}) for r in back] == expected
 
 
+@pytest.fixture(scope="module")
+def java(spark, suite) -> JavaRuntime:
+    return JavaRuntime(spark, Path(suite).read_bytes())
+
+
+def scalars_text(row: tuple) -> str:
+    """A Scalars row in protobuf's text format (unsigned values as such, floats exactly)."""
+    values = scalars_dict(row)
+    values["bytes_value"] = bytes.fromhex(values["bytes_value"])
+    return " ".join(f"{name}: {text(value)}" for name, value in values.items())
+
+
+def same(a: object, b: object) -> bool:
+    """Equal, floats by their bits (so that NaN is NaN and -0.0 is not 0.0)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return struct.pack("<d", a) == struct.pack("<d", b) or (a != a and b != b)
+    return a == b
+
+
+@EXAMPLES
+@given(rows=st.lists(ALL_SCALARS, min_size=1, max_size=40))
+def test_scalars_encode_and_decode_as_protobuf_java(spark, suite, java, rows):
+    theirs = [java.encode("kosconf.Scalars", scalars_text(r)) for r in rows]
+    assert kos_encode(spark, rows, SCALARS_DDL, "kosconf.Scalars", suite) == theirs
+    back = kos_decode(spark, theirs, "kosconf.Scalars", suite, {"emit.default.values": "true"})
+    for got, row in zip(back, rows, strict=True):
+        assert all(same(g, w) for g, w in zip(tuple(got), as_spark(row), strict=True)), (got, row)
+
+
+def test_negative_zero_and_nan_are_values_and_zero_is_not(spark, suite, java):
+    """The documented rule, case by case: a float is a proto3 zero only when its bits are zero."""
+    rows = [(0.0, 0.0), (-0.0, -0.0), (math.nan, math.nan), (math.inf, -math.inf)]
+    written = kos_encode(spark, rows, "double_value double, float_value float", "kosconf.Scalars", suite)
+    assert written[0] == b""
+    assert written == [java.encode("kosconf.Scalars", f"double_value: {text(d)} float_value: {text(f)}")
+                       for d, f in rows]
+    back = kos_decode(spark, written, "kosconf.Scalars", suite, {})
+    assert (back[0].double_value, back[0].float_value) == (None, None)
+    assert math.copysign(1, back[1].double_value) == -1 and math.copysign(1, back[1].float_value) == -1
+    assert math.isnan(back[2].double_value) and math.isnan(back[2].float_value)
+
+
 def varint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -183,22 +240,24 @@ def malformed_cases() -> list[bytes]:
     return cases
 
 
-def check_like_the_official_parser(spark, suite: str, cases: list[bytes]) -> None:
-    verdicts = official(suite, "kosconf.Repeated", parse=cases)["parsed"]
+def check_like_the_official_parsers(spark, suite: str, java: JavaRuntime, cases: list[bytes]) -> None:
+    python = official(suite, "kosconf.Repeated", parse=cases)["parsed"]
+    in_java = [java.parse("kosconf.Repeated", c, fields=False) for c in cases]
     ours = kos_decode(spark, cases, "kosconf.Repeated", suite, {"mode": "PERMISSIVE"})
-    expected_null = [not v["ok"] or v["clash"] for v in verdicts]
-    differing = [(c.hex(" "), e) for c, e, o in zip(cases, expected_null, ours, strict=True) if e != (o is None)]
-    assert differing == []
-    assert sum(expected_null) > 0 and not all(expected_null)  # both kinds are among the cases
+    for runtime, verdicts in (("python", python), ("java", in_java)):
+        expected_null = [not v["ok"] or v["clash"] for v in verdicts]
+        differing = [(c.hex(" "), e) for c, e, o in zip(cases, expected_null, ours, strict=True) if e != (o is None)]
+        assert differing == [], runtime
+        assert sum(expected_null) > 0 and not all(expected_null), runtime  # both outcomes are among the cases
 
 
-def test_malformed_bytes_are_refused_where_the_official_parser_refuses_them(spark, suite):
-    check_like_the_official_parser(spark, suite, malformed_cases())
+def test_malformed_bytes_are_refused_where_the_official_parsers_refuse_them(spark, suite, java):
+    check_like_the_official_parsers(spark, suite, java, malformed_cases())
 
 
-@EXAMPLES
-@given(cases=st.lists(st.binary(max_size=24), min_size=20, max_size=60))
-def test_random_bytes_are_refused_where_the_official_parser_refuses_them(spark, suite, cases):
-    verdicts = official(suite, "kosconf.Repeated", parse=cases)["parsed"]
-    ours = kos_decode(spark, cases, "kosconf.Repeated", suite, {"mode": "PERMISSIVE"})
-    assert [not v["ok"] or v["clash"] for v in verdicts] == [o is None for o in ours]
+def test_random_bytes_are_refused_where_the_official_parsers_refuse_them(spark, suite, java):
+    """1,000 random byte strings (seeded) of up to 24 bytes, each as a Repeated: most do not parse, some do (both
+    outcomes are checked to occur, by each runtime)."""
+    rng = random.Random(20261206)
+    cases = [rng.randbytes(rng.randint(0, 24)) for _ in range(1000)]
+    check_like_the_official_parsers(spark, suite, java, cases)

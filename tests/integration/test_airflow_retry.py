@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_dags import airflow
 from tests.integration.test_faults import GEN, rows
 from tests.integration.test_pipeline import table
 from tests.support.submit import PROJECT
+from tests.unit.kosctl.test_dags import airflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from jobs.recipes import KAFKA
 from kos import config as kos_config
 from kos.kafka_client import python_settings
 from kosctl.stack.tls import LocalCA
@@ -55,8 +56,8 @@ def test_shipper_over_sasl_ssl_read_back_over_mutual_tls(cfg, kafka, topic, tmp_
 def test_spark_reads_over_sasl_ssl_with_the_jobs_options_and_logs_no_password(cfg, kafka, topic, tmp_path):
     assert ship(tmp_path, topic, over(cfg, "SASL_SSL")).returncode == 0
     env = {**os.environ, **over(cfg, "SASL_SSL"), "PYSPARK_PYTHON": sys.executable}
-    done = subprocess.run([str(BIN / "spark-submit"), "--master", "local[2]", "--packages",
-                           "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0", "tests/scripts/count_kafka.py", topic],
+    done = subprocess.run([str(BIN / "spark-submit"), "--master", "local[2]", "--packages", KAFKA,
+                           "tests/support/scripts/count_kafka.py", topic],
                           env=env, cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines()[-1] == "records=1 lines=40"

@@ -91,8 +91,8 @@ def syslog_lines(folder: Path, count: int) -> tuple[list[bytes], int, int]:
     """``count`` generated lines, one in 20,000 of them an unparseable candidate; with their numbers of start
     events and of dead letters."""
     source = folder / "source"
-    subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(source), "--lines", str(count), "--events", "0.1", "--seed", "13",
-                    "--rfc3339"], check=True)
+    subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(source), "--lines", str(count), "--events", "0.1",
+                    "--seed", "13", "--rfc3339"], check=True, cwd=PROJECT)
     lines = source.read_bytes().split(b"\n")[:count]
     for i in range(10_000, count, 20_000):
         lines[i] = IMPOSSIBLE % i

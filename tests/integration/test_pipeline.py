@@ -125,7 +125,7 @@ def test_the_whole_pipeline_gives_the_exact_rows_and_answers_and_twice_changes_n
 def test_the_pipeline_dag_runs_every_stage_for_real(cfg, pipeline_env, airflow_env, db, tmp_path):
     """`airflow dags test kos_pipeline`: ship, transform and load (spark-submit through SparkSubmitOperator), then the
     metrics and the report of the 15 minutes the logical date closes."""
-    from tests.test_dags import airflow
+    from tests.unit.kosctl.test_dags import airflow
 
     log = tmp_path / "syslog"
     log.write_text("2026-05-01T08:44:59Z web systemd[1]: Started Before The Interval.\n"

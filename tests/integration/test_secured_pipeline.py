@@ -145,7 +145,7 @@ def test_the_jobs_over_mutual_tls_give_the_same_rows_and_show_no_secret_even_in_
 def test_kos_pipeline_and_the_dag_over_sasl_ssl_give_the_same_rows_and_log_no_secret(
         cfg, secured_env, airflow_env, db, tmp_path):
     """`kos pipeline --once`, then the pipeline DAG on a second file (its task logs read for secrets)."""
-    from tests.test_dags import airflow
+    from tests.unit.kosctl.test_dags import airflow
 
     done = subprocess.run([str(BIN / "kos"), "pipeline", "--once", "--path", str(SPEC), "--year", "2026",
                            "--out", str(tmp_path / "report")], cwd=PROJECT, env=secured_env, capture_output=True,

@@ -61,8 +61,8 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
     store_events(db, rows)
     since = time.time()
 
-    done = spark_submit("--packages", MYSQL, "jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out", str(tmp_path),
-                        master=cluster.url)
+    done = spark_submit("--packages", MYSQL, "jobs/metrics.py", "--bucket", "hour", "--top", "3", "--out",
+                        str(tmp_path), master=cluster.url)
     assert done.returncode == 0, done.stderr[-3000:]
     with db.connect() as conn:
         cur = conn.cursor()

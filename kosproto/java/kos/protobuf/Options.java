@@ -49,14 +49,16 @@ final class Options implements Serializable {
         options.put(String.valueOf(e.getKey()).toLowerCase(Locale.ROOT), String.valueOf(e.getValue()));
       }
     }
-    for (String key : options.keySet()) {
+    for (Map.Entry<String, String> option : options.entrySet()) {
+      String key = option.getKey();
       for (String refused : NOT_SUPPORTED) {
-        if (refused.equals(key)) {
+        // Its default, false, is what KOS does: only asking for the feature is refused.
+        if (refused.equals(key) && !option.getValue().trim().equalsIgnoreCase("false")) {
           throw new ProtobufException("option " + key + " of Spark's protobuf connector is not supported by KOS's "
               + "protobuf functions (use the connector: spark.kos.protobuf.implementation=spark)");
         }
       }
-      if (!java.util.Arrays.asList(KNOWN).contains(key)) {
+      if (!java.util.Arrays.asList(KNOWN).contains(key) && !java.util.Arrays.asList(NOT_SUPPORTED).contains(key)) {
         throw new ProtobufException("unknown protobuf option " + Text.repr(key) + " (known: "
             + String.join(", ", KNOWN) + ")");
       }
