@@ -3,6 +3,7 @@
 
 PYTHON  ?= python3
 VENV    := .venv
+PACKAGES := kos kosproto shipper jobs storage report kosctl dags
 PY      := $(VENV)/bin/python
 KOS     := $(VENV)/bin/kos
 APT_PACKAGES := mariadb-server mariadb-client kcat protobuf-compiler rsyslog logrotate chromium openssl
@@ -100,16 +101,17 @@ systemd:
 	@if command -v systemd-analyze >/dev/null; then systemd-analyze verify .kos/systemd/*.service; fi
 	@echo "units in .kos/systemd; install: cp .kos/systemd/*.service /etc/systemd/system/ && systemctl daemon-reload"
 
-test: setup
-	$(VENV)/bin/ruff check .
+# Two pytest processes: a JVM's Spark session is made once, and the two folders need different Maven packages.
+test: setup lint
 	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest tests/integration
 
 test-unit: venv
-	$(VENV)/bin/pytest -m "not integration"
+	$(VENV)/bin/pytest
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy kos shipper jobs kosctl
+	$(VENV)/bin/mypy $(PACKAGES)
 
 # Foreground; Ctrl-C stops it. Needs the stack for the DAGs to succeed.
 airflow: stack-start

@@ -29,6 +29,30 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
+PROGRESS = "org.apache.spark.sql.streaming.StreamingQueryListener$QueryProgressEvent"
+
+
+def progress(path: Path) -> list[dict[str, Any]]:
+    """The streaming queries' progress reports, in order (Spark logs each micro-batch's as an event)."""
+    return [event["progress"] for event in read_events(path) if event["Event"] == PROGRESS]
+
+
+def work(reports: list[dict[str, Any]]) -> float:
+    """Seconds from the first batch's start to the last batch's end, of the batches that read rows."""
+    from datetime import datetime
+
+    def start(report: dict[str, Any]) -> float:
+        return datetime.fromisoformat(report["timestamp"].replace("Z", "+00:00")).timestamp()
+
+    busy = [r for r in reports if r.get("numInputRows")]
+    return max(start(r) + r["durationMs"]["triggerExecution"] / 1000 for r in busy) - min(start(r) for r in busy)
+
+
+def batches_ms(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each batch's rows and ``durationMs`` (its phases, in milliseconds)."""
+    return [{"batch": r["batchId"], "rows": r["numInputRows"], **r["durationMs"]} for r in reports]
+
+
 def profile(path: Path) -> dict[str, Any]:
     """Jobs with their stages, each stage with its tasks' durations (launch to finish) and executor run times,
     all in milliseconds, and the application's start and end."""

@@ -8,9 +8,9 @@ import uuid
 from types import TracebackType
 
 from kos.config import Config
-from kosctl.stack.mariadb import MariaDBStack, apply_schema
+from kosctl.stack.mariadb import MariaDBStack, apply_schema, rights
 from kosctl.stack.topics import delete_topics, ensure_topics
-from storage.database import Database
+from storage.database import TABLES, Database
 
 BENCH_DB = "kos_bench"
 
@@ -40,25 +40,27 @@ class ScratchTopics:
 
 
 def bench_database(cfg: Config) -> tuple[Database, Database]:
-    """The owner and load accounts on kos_bench (its schema made); the owner, load and metrics accounts have the
-    rights they have on the project's database."""
-    MariaDBStack(cfg).root_sql("\n".join(
-        [f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-         for name in (BENCH_DB,)]
-        + [f"GRANT {rights} ON {name}.* TO '{user}'@'{host}';"
-           for user, rights, name in ((cfg.mysql.owner.user, "ALL PRIVILEGES", BENCH_DB),
-                                      (cfg.mysql.load.user, "SELECT, INSERT", BENCH_DB),
-                                      (cfg.mysql.metrics.user, "SELECT, INSERT, DELETE", BENCH_DB))
-           for host in ("127.0.0.1", "localhost")]))
+    """The owner and load accounts on kos_bench (its schema made); every account has the rights it has on the
+    project's database."""
+    stack = MariaDBStack(cfg)
+
+    def grant(roles: tuple[str, ...]) -> None:
+        stack.root_sql("\n".join(f"GRANT {right} TO '{getattr(cfg.mysql, role).user}'@'{host}';"
+                                  for role in roles for right in rights(BENCH_DB)[role]
+                                  for host in ("127.0.0.1", "localhost")))
+
+    stack.root_sql(f"CREATE DATABASE IF NOT EXISTS {BENCH_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;")
+    grant(("owner",))
     owner = dataclasses.replace(Database.from_config(cfg), database=BENCH_DB)
+    apply_schema(owner)  # before the other grants: they name its tables
+    grant(("load", "metrics", "live"))
     loader = dataclasses.replace(Database.from_config(cfg, "load"), database=BENCH_DB)
-    apply_schema(owner)
     return owner, loader
 
 
 def truncate(db: Database) -> None:
-    """Empty process_events and the load ledger."""
+    """Empty every table of the schema."""
     with db.connect() as conn:
-        conn.cursor().execute("TRUNCATE TABLE process_events")
-        conn.cursor().execute("TRUNCATE TABLE load_ledger")
+        for table in TABLES:
+            conn.cursor().execute(f"TRUNCATE TABLE {table}")
         conn.commit()

@@ -1,15 +1,14 @@
-"""Latency benchmark: seconds from a log line to its row in MySQL, on the live path.
+"""Latency benchmark: seconds from a log line to its row in MySQL, under `kos run` with its defaults.
 
     python bench/latency.py [--seconds 600] [--rate 1000] [--warm-up 60]
 
 The real rsyslogd (a private instance: its own socket and file) receives ``--rate`` lines per second from
-two ``logger`` processes, one line in ten a start event; kos-shipper follows the file; jobs/transform.py
-and jobs/load.py run with ``processing-time`` triggers into the database kos_bench. Per event, from its
-row: ``loaded_at - event_time`` (the whole path), split at the raw record's Kafka timestamp into the
-shipper's share and the Spark jobs' share. Events of the first ``--warm-up`` seconds (JVM and Python
-worker start-up) are left out. Every 5 s the resident memory of each stage's process tree is sampled.
-Then Spark's real-time mode is tried on the transform's query and its answer reported.
-Results: out/bench/latency.json.
+two ``logger`` processes, one line in ten a start event; `kos run` follows the file (bench/live.py: scratch
+topics, the database kos_bench). Per event, from its row: ``loaded_at - event_time`` (the whole path: rsyslogd
+stamps the line in microseconds as it receives it; MariaDB stamps the row as the load's LOAD DATA inserts it),
+split at the raw record's Kafka timestamp into the shipper's share and the Spark application's. Events of the
+first ``--warm-up`` seconds (JVM start-up) are left out. Checked: every event sent is exactly one row.
+Results: out/bench/latency.json (``p50_s``, ``p99_s``, …).
 """
 
 from __future__ import annotations
@@ -29,8 +28,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
-from fixtures import ScratchTopics, bench_database, truncate  # noqa: E402
-from live import LivePipeline, percentile  # noqa: E402
+from fixtures import ScratchTopics, bench_database  # noqa: E402
+from live import KosRun, batch_seconds, percentile, quarters  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 
@@ -78,30 +77,17 @@ def send(sock: Path, rate: int, seconds: float, stop: threading.Event) -> int:
     return n
 
 
-def real_time_mode(cfg: kos_config.Config, raw: str, parsed: str, dead: str) -> str:
-    """What Spark answers to the transform's query with ``trigger(realTime=...)`` (bench/real_time_probe.py)."""
-    with tempfile.TemporaryDirectory() as folder:
-        done = subprocess.run([str(BIN / "spark-submit"), "--master", "local[2]", "--packages",
-                               cfg.spark.kafka_package, "bench/real_time_probe.py", raw, parsed, dead,
-                               str(Path(folder) / "checkpoint")], cwd=PROJECT, capture_output=True, text=True,
-                              timeout=600)
-    answers = [line[len("ANSWER "):] for line in done.stdout.splitlines() if line.startswith("ANSWER ")]
-    return answers[-1] if answers else f"no answer: {(done.stdout + done.stderr)[-600:]}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--warm-up", type=float, default=60)
-    parser.add_argument("--trigger", default="500 milliseconds", help="the jobs' processing-time interval")
     args = parser.parse_args()
     if shutil.which("rsyslogd") is None or shutil.which("logger") is None:
         raise SystemExit("needs rsyslogd and logger: apt-get install rsyslog bsdutils")
 
     cfg = kos_config.load()
     owner, _ = bench_database(cfg)
-    truncate(owner)
     out = PROJECT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="kos-latency-"))
@@ -109,24 +95,23 @@ def main() -> None:
         daemon, sock, log = rsyslog(folder)
         log.touch()
         try:
-            with LivePipeline(cfg, topics, log, folder, args.trigger, "latency") as live:
+            with KosRun(cfg, topics, owner, log, folder) as run:
                 started = time.time()
                 sent = send(sock, args.rate, args.seconds, threading.Event())
-                live.wait_for_rows(owner, sent, 120, "service LIKE %s", (PROBE + " %",))
+                run.wait_for_rows(sent, 120, "service LIKE %s", (PROBE + " %",))
         finally:
             daemon.terminate()
             daemon.wait()
         with owner.connect() as conn:
             cur = conn.cursor()
-            cur.execute("SELECT UNIX_TIMESTAMP(event_time), UNIX_TIMESTAMP(raw_timestamp), UNIX_TIMESTAMP(loaded_at) "
-                        "FROM process_events WHERE service LIKE %s", (PROBE + " %",))
+            cur.execute("SELECT UNIX_TIMESTAMP(event_time), UNIX_TIMESTAMP(raw_timestamp), UNIX_TIMESTAMP(loaded_at), "
+                        "COUNT(*) OVER (PARTITION BY service) FROM process_events WHERE service LIKE %s",
+                        (PROBE + " %",))
             found = [tuple(float(v) for v in row) for row in cur.fetchall()]
-        answer = real_time_mode(cfg, live.topics["raw"], live.topics["parsed"], live.topics["dl"])
-    batches = live.batch_seconds()
-    rss = {stage: [b for _, b in samples] for stage, samples in live.rss.items()}
+    batches = batch_seconds(run.output.read_text())
     shutil.rmtree(folder, ignore_errors=True)
 
-    if len(found) != sent:
+    if len(found) != sent or any(r[3] != 1 for r in found):
         raise SystemExit(f"{sent} events were sent and {len(found)} rows arrived within 120 s of the last")
     measured = [r for r in found if r[0] >= started + args.warm_up]
     total = [r[2] - r[0] for r in measured]
@@ -139,25 +124,20 @@ def main() -> None:
     line_to_row = summary(total)
     result = {"p50_s": line_to_row["p50"], "p90_s": line_to_row["p90"], "p99_s": line_to_row["p99"],
               "max_s": line_to_row["max"], "events": len(measured),
-              "seconds": args.seconds, "rate": args.rate, "trigger": args.trigger, "events_sent": sent,
+              "seconds": args.seconds, "rate": args.rate, "events_sent": sent,
               "events_loaded": len(found), "events_measured": len(measured), "total": summary(total),
-              "shipper": summary(shipper), "transform_and_load": summary(spark),
-              "rss_mib": {name: {"first_quarter_max": round(max(v[: len(v) // 4 or 1]) / 2**20),
-                                 "last_quarter_max": round(max(v[-(len(v) // 4 or 1):]) / 2**20),
-                                 "peak": round(max(v) / 2**20)} for name, v in rss.items() if v},
-              "batch_seconds": batches, "real_time_mode": answer}
-    print(f"{sent:,} events sent in {args.seconds:.0f} s at {args.rate:,} lines/s, {len(found):,} loaded, "
-          f"{len(measured):,} measured after {args.warm_up:.0f} s (trigger {args.trigger})")
-    for name in ("total", "shipper", "transform_and_load"):
+              "shipper": summary(shipper), "spark": summary(spark), "batch_seconds": batches,
+              "config": {"run.real_time": cfg.run.real_time, "run.trigger": cfg.run.trigger,
+                         "live.trigger": cfg.live.trigger},
+              **quarters(run.samples, "pss"), **quarters(run.samples, "rss")}
+    print(f"{sent:,} events sent in {args.seconds:.0f} s at {args.rate:,} lines/s, each one row; {len(measured):,} "
+          f"measured after {args.warm_up:.0f} s")
+    for name in ("total", "shipper", "spark"):
         s = result[name]
-        print(f"  {name:20} p50 {s['p50']:6.2f} s  p90 {s['p90']:6.2f} s  p99 {s['p99']:6.2f} s  max {s['max']:6.2f} s")
-    for name, m in result["rss_mib"].items():
-        print(f"  {name:20} RSS peak {m['peak']} MiB (first quarter {m['first_quarter_max']}, last quarter "
-              f"{m['last_quarter_max']})")
+        print(f"  {name:8} p50 {s['p50']:6.2f} s  p90 {s['p90']:6.2f} s  p99 {s['p99']:6.2f} s  max {s['max']:6.2f} s")
     for job, b in batches.items():
-        if b:
-            print(f"  {job:20} {b['batches']} batches, p50 {b['p50']} s, p90 {b['p90']} s each")
-    print(f"  real-time mode: {answer}")
+        print(f"  {job:16} {b['batches']} batches, p50 {b['p50']} s, p90 {b['p90']} s each")
+    print(f"  kos run's processes: PSS peak {result['pss_peak_mib']} MiB (RSS sum {result['rss_peak_mib']} MiB)")
     (out / "latency.json").write_text(json.dumps(result, indent=2))
 
 

@@ -1,50 +1,73 @@
-"""The pipeline running live for a benchmark: kos-shipper following one file, jobs/transform.py and jobs/load.py
-with processing-time triggers, on scratch topics into the database kos_bench, each stage's resident memory
-sampled while it runs. Used by bench/latency.py and bench/memory.py."""
+"""`kos run` for a benchmark: the whole pipeline live, with `kos run`'s own defaults, following one file on
+scratch topics into the database kos_bench, the memory of its process tree sampled every 5 s. Used by
+bench/latency.py and bench/run.py.
+
+Memory is PSS (``/proc/PID/smaps_rollup``: a page shared by n processes counts 1/n in each, so the sum over the
+tree counts it once) and, beside it, the RSS sum (shared pages counted in every process that maps them)."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from fixtures import BENCH_DB, ScratchTopics
+from fixtures import BENCH_DB, ScratchTopics, truncate
 
 from kos.config import Config
 from storage.database import Database
 
 PROJECT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-STAGES = ("shipper", "transform", "load")
+KOS = Path(sys.executable).parent / "kos"
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants (Spark's Python workers are forked by a daemon that
-    leaves the job's process group, so the group alone would miss them)."""
+def tree(root: int) -> list[int]:
+    """A process and all its descendants (Spark's Python workers are forked by a daemon that leaves the job's
+    process group, so the group alone would miss them)."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
-            parents[int(entry.name)] = int(status["PPid"])
-            rss[int(entry.name)] = int(status.get("VmRSS", "0 kB").split()[0]) * 1024
-        except (OSError, ValueError, KeyError):
-            continue
-    tree, frontier = {root}, [root]
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [root], [root]
     while frontier:
         parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(rss.get(pid, 0) for pid in tree)
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One sample of a process tree: PSS and RSS summed over it, in bytes, and its number of processes."""
+
+    at: float
+    pss: int
+    rss: int
+    processes: int
+
+
+def memory(root: int, at: float) -> Memory:
+    pss = rss = count = 0
+    for pid in tree(root):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        fields = {name: int(value.split()[0]) * 1024 for name, value in re.findall(r"^(\w+):\s+(\d+ kB)$", rollup,
+                                                                                    re.MULTILINE)}
+        pss, rss, count = pss + fields.get("Pss", 0), rss + fields.get("Rss", 0), count + 1
+    return Memory(at, pss, rss, count)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -52,79 +75,80 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def batch_seconds(log: Path) -> dict[str, float]:
-    """Median and 90th percentile of a job's micro-batch durations, from its progress lines."""
-    seconds = [float(m.group(1)) for m in re.finditer(r" batch \d+: [\d,]+ rows in ([\d.]+) s", log.read_text())]
-    if not seconds:
-        return {}
-    return {"batches": len(seconds), "p50": round(percentile(seconds, 50), 2), "p90": round(percentile(seconds, 90), 2)}
+def quarters(samples: list[Memory], kind: str) -> dict[str, int]:
+    """Peak, first and last quarter's peaks of a memory series, in MiB, keyed ``<kind>_peak_mib`` and so on."""
+    values = [getattr(s, kind) / 2**20 for s in samples]
+    q = max(1, len(values) // 4)
+    return {f"{kind}_peak_mib": round(max(values)), f"{kind}_first_quarter_mib": round(max(values[:q])),
+            f"{kind}_last_quarter_mib": round(max(values[-q:]))}
 
 
-class LivePipeline:
-    """Start with ``with``; ``rss[stage]`` holds (seconds since start, bytes) samples of each stage's process
-    tree, every ``sample_seconds``; the jobs' logs are in ``folder``/<job>.log. Stopped with SIGTERM."""
+def batch_seconds(output: str) -> dict[str, dict[str, float]]:
+    """Per query of the application, the number, median and 90th percentile of its micro-batch durations, from
+    its progress lines."""
+    found: dict[str, list[float]] = {}
+    for name, seconds in re.findall(r"(kos-\w+) batch \d+: [\d,]+ rows in ([\d.]+) s", output):
+        found.setdefault(name, []).append(float(seconds))
+    return {name: {"batches": len(s), "p50": round(statistics.median(s), 3), "p90": round(percentile(s, 90), 3)}
+            for name, s in found.items()}
 
-    def __init__(self, cfg: Config, topics: ScratchTopics, follow: Path, folder: Path, trigger: str,
-                 source_id: str, sample_seconds: float = 5.0) -> None:
-        self.cfg, self.follow, self.folder, self.trigger = cfg, follow, folder, trigger
-        self.sample_seconds = sample_seconds
-        self.topics = {kind: topics.new(kind) for kind in ("raw", "parsed", "dl")}
-        self.env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_RAW_TOPIC=self.topics["raw"],
-                        KOS_KAFKA_PARSED_TOPIC=self.topics["parsed"], KOS_KAFKA_DEAD_LETTER_TOPIC=self.topics["dl"],
-                        KOS_MYSQL_DATABASE=BENCH_DB,
-                        KOS_SHIPPER_CHECKPOINT_DIR=str(folder / "shipper"), KOS_SHIPPER_SOURCE_ID=source_id,
-                        KOS_SPARK_CHECKPOINT_DIR=str(folder / "checkpoints"))
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.rss: dict[str, list[tuple[float, int]]] = {stage: [] for stage in STAGES}
+
+class KosRun:
+    """`kos run --path LOG` on fresh scratch topics and an emptied kos_bench, in its own process group, its output
+    in a file, its memory sampled every 5 s; stopped with SIGTERM (as a user's Ctrl-C) at the end."""
+
+    def __init__(self, cfg: Config, topics: ScratchTopics, owner: Database, log: Path, folder: Path) -> None:
+        self.cfg, self.owner, self.log, self.folder = cfg, owner, log, folder
+        self.env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_MYSQL_DATABASE=BENCH_DB,
+                        KOS_KAFKA_RAW_TOPIC=topics.new("raw"), KOS_KAFKA_PARSED_TOPIC=topics.new("parsed"),
+                        KOS_KAFKA_DEAD_LETTER_TOPIC=topics.new("dl"), KOS_KAFKA_ALERTS_TOPIC=topics.new("alerts"),
+                        KOS_STACK_STATE_DIR=str(folder / "state"), KOS_SPARK_CHECKPOINT_DIR=str(folder / "cp"),
+                        KOS_SHIPPER_CHECKPOINT_DIR=str(folder / "shipper"))
+        self.output = folder / "run.out"
+        self.samples: list[Memory] = []
         self._stop = threading.Event()
-        self.started = 0.0
+        self._began = 0.0
 
-    def __enter__(self) -> LivePipeline:
-        self.procs["shipper"] = subprocess.Popen(
-            [sys.executable, "-m", "shipper", "--no-progress", "--path", str(self.follow)], cwd=PROJECT,
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        for job in ("transform", "load"):
-            self.procs[job] = subprocess.Popen(
-                [str(BIN / "spark-submit"), "--master", "local[2]", "--packages",
-                 ",".join(self.cfg.spark.job_packages(job)), f"jobs/{job}.py", "--processing-time", self.trigger],
-                # spark-submit hands the Python driver's stderr (its log) to its own stdout
-                cwd=PROJECT, env=self.env, stdout=open(self.folder / f"{job}.log", "w"),  # noqa: SIM115
-                stderr=subprocess.STDOUT, start_new_session=True)
-        self.started = time.monotonic()
-        threading.Thread(target=self._sample, daemon=True).start()
+    def __enter__(self) -> KosRun:
+        truncate(self.owner)
+        self.proc = subprocess.Popen([str(KOS), "run", "--path", str(self.log)], cwd=PROJECT, env=self.env,
+                                     stdout=open(self.output, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                                     start_new_session=True)
+        self._began = time.monotonic()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
         return self
 
     def _sample(self) -> None:
-        while not self._stop.wait(self.sample_seconds):
-            at = time.monotonic() - self.started
-            for stage, proc in self.procs.items():
-                self.rss[stage].append((at, tree_rss(proc.pid)))
+        while not self._stop.wait(5):
+            self.samples.append(memory(self.proc.pid, time.monotonic() - self._began))
 
-    def wait_for_rows(self, db: Database, count: int, timeout: float, where: str = "TRUE", params: tuple = ()
-                      ) -> int:
-        """Wait until process_events holds ``count`` rows matching ``where`` (at most ``timeout`` s); how many."""
+    def check(self) -> None:
+        """SystemExit with its last output if `kos run` ended."""
+        if self.proc.poll() is not None:
+            raise SystemExit(f"kos run ended ({self.proc.returncode}): {self.output.read_text()[-3000:]}")
+
+    def rows(self, where: str = "TRUE", params: tuple = ()) -> int:
+        with self.owner.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(f"SELECT COUNT(*) FROM process_events WHERE {where}", params)
+            return cur.fetchone()[0]
+
+    def wait_for_rows(self, count: int, timeout: float, where: str = "TRUE", params: tuple = ()) -> None:
         deadline = time.monotonic() + timeout
-        while True:
-            with db.connect() as conn:
-                cur = conn.cursor()
-                cur.execute(f"SELECT COUNT(*) FROM process_events WHERE {where}", params)
-                (loaded,) = cur.fetchone()
-            if loaded >= count or time.monotonic() > deadline:
-                return loaded
-            time.sleep(1)
-
-    def batch_seconds(self) -> dict[str, dict[str, float]]:
-        return {job: batch_seconds(self.folder / f"{job}.log") for job in ("transform", "load")}
+        while (found := self.rows(where, params)) < count:
+            self.check()
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{found} of {count} rows within {timeout:.0f} s")
+            time.sleep(0.5)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self._stop.set()
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=120)
+                self.proc.wait(timeout=300)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()

@@ -8,15 +8,17 @@ compared.
 side by side, into an empty ``process_events`` of the database kos_bench:
 
 - the reference: one ``LOAD DATA LOCAL INFILE`` of the prepared file (the load account), timed alone;
-- ``spark-submit jobs/load.py --available-now`` over the topic from a fresh checkpoint, in batches of ``--batch``
-  records (``max_offsets_per_trigger``): its steady state is the full batches after the first (whose time holds
-  the cold Python workers), rows over their ``triggerExecution``;
+- ``spark-submit jobs/load.py --available-now`` as `kos job load` submits it, over the topic from a fresh
+  checkpoint, in batches of ``--batch`` records (``max_offsets_per_trigger``): its steady state is the full
+  batches after the first (whose time holds the cold JVM), rows over their ``triggerExecution`` (the query's
+  progress events in its Spark event log); with the first counted too, rows over every batch's time;
 - the same job taking everything in one batch (its own clock, query start to end).
 
 Checked after every run: the rows the job says it added equal the events generated, and a checksum over every
 column of every row equals the reference's. ``--profile``: the load's steps timed one by one on a warm local
 session (decode and bring to the driver as Arrow, the LOAD DATA file, MariaDB's LOAD DATA), to show where a
-batch's time goes. Medians of ``--repeat`` rounds after a warm-up. Results: out/bench/load.json.
+batch's time goes. Medians of ``--repeat`` rounds after a warm-up. Results: out/bench/load.json
+(``job_share_of_load_data``, ``job_share_with_first_batch``).
 """
 
 from __future__ import annotations
@@ -32,15 +34,17 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers import pyarrow and KOS
 
+from eventlog import batches_ms, progress  # noqa: E402
 from fixtures import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from jobs import messages  # noqa: E402
+from jobs.recipes import recipe  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import spark_options  # noqa: E402
+from kosctl.commands import spark_submit  # noqa: E402
 from kosproto import to_protobuf  # noqa: E402
 from storage.database import Database  # noqa: E402
 
@@ -112,22 +116,24 @@ def checksum(db: Database) -> tuple[int, int]:
 
 
 def load_job(cfg: kos_config.Config, topic: str, dead: str, batch: int) -> dict:
-    """spark-submit jobs/load.py over ``topic`` from a fresh checkpoint into kos_bench; its summary."""
+    """``spark-submit jobs/load.py --available-now`` over ``topic`` from a fresh checkpoint into kos_bench: its
+    summary, and its batches from its event log."""
     with tempfile.TemporaryDirectory() as scratch:
-        summary = Path(scratch) / "summary.json"
+        summary, event_log = Path(scratch) / "summary.json", Path(scratch) / "events"
+        event_log.mkdir()
         env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_PARSED_TOPIC=topic,
                    KOS_KAFKA_DEAD_LETTER_TOPIC=dead, KOS_MYSQL_DATABASE=BENCH_DB,
                    KOS_SPARK_MAX_OFFSETS_PER_TRIGGER=str(batch),
                    KOS_SPARK_CHECKPOINT_DIR=str(Path(scratch) / "checkpoints"))
+        argv = spark_submit(cfg, "load", "--available-now", "--summary", str(summary))
+        argv[1:1] = ["--conf", f"spark.eventLog.dir={event_log.as_uri()}", "--conf", "spark.eventLog.enabled=true"]
         started = time.perf_counter()
-        done = subprocess.run([str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
-                               "--driver-memory", "4g", "--packages", ",".join(cfg.spark.job_packages("load")),
-                               str(PROJECT / "jobs" / "load.py"), "--available-now", "--summary", str(summary)],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=PROJECT)
         whole = time.perf_counter() - started
         if done.returncode != 0 or not summary.exists():
             raise SystemExit(f"the load job failed: {(done.stdout + done.stderr)[-3000:]}")
-        return dict(json.loads(summary.read_text()), whole=whole)
+        reports = progress(next(event_log.iterdir()))
+        return dict(json.loads(summary.read_text()), whole=whole, batches_ms=batches_ms(reports))
 
 
 def steady(summary: dict, batch: int) -> tuple[int, float]:
@@ -137,13 +143,18 @@ def steady(summary: dict, batch: int) -> tuple[int, float]:
     return sum(b["rows"] for b in later), sum(b["triggerExecution"] for b in later) / 1000
 
 
+def every_batch(summary: dict) -> float:
+    """Seconds of every batch that read rows, the first included."""
+    return sum(b["triggerExecution"] for b in summary["batches_ms"] if b["rows"]) / 1000
+
+
 def profile(cfg: kos_config.Config, spark: SparkSession, topic: str, loader: Database, owner: Database,
             repeat: int) -> dict[str, float]:
     """The load's steps one by one over the whole topic, warm, on the driver: decode and sort out into the rows
     as the sink writes them (Arrow), the LOAD DATA file, MariaDB's LOAD DATA of it. Median seconds of each."""
     import pyarrow.compute as pc
 
-    from storage.events_sink import FITTED, fit_event_columns
+    from storage.events_sink import FITTED
     from storage.events_sink import load_data_file as load_file
 
     descriptors = cfg.path(cfg.kafka.descriptor_set).read_bytes()
@@ -155,8 +166,7 @@ def profile(cfg: kos_config.Config, spark: SparkSession, topic: str, loader: Dat
     for round_ in range(repeat + 1):
         truncate(owner)
         started = time.perf_counter()
-        table = fit_event_columns(messages.sort_out(messages.decode_events(batch, descriptors)),
-                                  keep=("reason",)).toArrow()
+        table = messages.load_rows(batch, descriptors).toArrow()
         rows = table.filter(pc.invert(pc.is_valid(table["reason"]))).select(list(FITTED))
         decoded_s = time.perf_counter() - started
         started = time.perf_counter()
@@ -188,7 +198,7 @@ def main() -> None:
     owner, loader = bench_database(cfg)
     spark = (SparkSession.builder.master("local[2]").appName("kos-bench-load")
              .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.jars.packages", ",".join(cfg.spark.job_packages("load")))
+             .config("spark.jars.packages", ",".join(recipe(cfg, "load").packages))
              .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false").getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
     events = generated_events(spark, args.events).cache()
@@ -246,11 +256,15 @@ def main() -> None:
         "load_job_batches_ms": batched[0]["batches_ms"], "profile_s": steps,
     }
     result["job_share_of_load_data"] = round(result["load_job_per_s"] / result["load_data_per_s"], 2)
+    with_first = statistics.median(every_batch(s) for s in batched)
+    result["load_job_with_first_batch_per_s"] = round(args.events / with_first)
+    result["job_share_with_first_batch"] = round(args.events / with_first / result["load_data_per_s"], 2)
     print(f"{args.events:,} events, medians of {args.repeat} rounds after a warm-up; every run's rows checked")
     print(f"  LOAD DATA LOCAL INFILE (reference)          {r:7.2f} s  {result['load_data_per_s']:>10,} events/s")
     print(f"  jobs/load.py, batches of {args.batch:,}, steady   {steady_s:7.2f} s  {result['load_job_per_s']:>10,} "
           f"events/s ({result['load_job_batch_s']} s a batch after the first, the first "
-          f"{result['load_job_first_batch_s']} s): {result['job_share_of_load_data']}x LOAD DATA")
+          f"{result['load_job_first_batch_s']} s): {result['job_share_of_load_data']}x LOAD DATA "
+          f"({result['job_share_with_first_batch']}x with the first batch)")
     print(f"  jobs/load.py, one batch (its own clock)     {w:7.2f} s  {result['load_job_one_batch_per_s']:>10,} "
           "events/s")
     for name, seconds in steps.items():

@@ -2,50 +2,34 @@
 
     python bench/run.py [--minutes 30] [--rate 1000] [--storm-every 120]
 
-`kos run` (its own defaults: shipper, transform and load at 1 s, the live query at 5 s) follows one file on
-scratch topics into the database kos_bench while this script appends ``--rate`` syslog lines a second (RFC 3339
+`kos run` (its own defaults; bench/live.py: scratch topics, the database kos_bench) follows one file while
+this script appends ``--rate`` syslog lines a second (RFC 3339
 stamps of the moment, one in ten a start event of a service of its own: no storm among them), and every
 ``--storm-every`` seconds a crash loop: six starts of a new service on one host, a second apart. A storm's
 alert delay is from writing its fifth start (``[alerts] storm_starts``) to its row in ``process_alerts``. The
-resident memory of `kos run` and everything under it (shipper, the jobs' JVMs, Python drivers, daemons and
-workers) is sampled every 5 s. Checked at the end: each crash loop gave exactly one alert, of six starts, and
-no other alert; every start event is a row. Results: out/bench/run.json.
+memory of `kos run` and everything under it (shipper, the application's JVM, its Python driver and workers) is
+sampled every 5 s as PSS and RSS sums (bench/live.py). Checked at the end: each crash loop gave exactly one
+alert, of six starts, and no other alert; every start event is exactly one row. Results: out/bench/run.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fixtures import BENCH_DB, ScratchTopics, bench_database
-from live import tree_rss
+from fixtures import ScratchTopics, bench_database
+from live import KosRun, batch_seconds, quarters
 
 from kos import config as kos_config
-from kosctl.stack.mariadb import MariaDBStack
 from storage.database import Database
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-LIVE_TABLES = ("live_starts", "live_late", "process_alerts")
-
-
-def live_rights(cfg: kos_config.Config) -> None:
-    """The live account's rights on kos_bench, as it has them on the project's database."""
-    MariaDBStack(cfg).root_sql("\n".join(
-        [f"GRANT SELECT, INSERT, UPDATE ON {BENCH_DB}.{t} TO '{cfg.mysql.live_user}'@'{h}';"
-         for t in LIVE_TABLES for h in ("127.0.0.1", "localhost")]
-        + [f"GRANT SELECT, INSERT ON {BENCH_DB}.live_batches TO '{cfg.mysql.live_user}'@'{h}';"
-           for h in ("127.0.0.1", "localhost")]))
 
 
 def query(db: Database, sql: str) -> list[tuple]:
@@ -111,38 +95,18 @@ def main() -> None:
 
     cfg = kos_config.load()
     owner, _ = bench_database(cfg)
-    live_rights(cfg)
-    with owner.connect() as conn:
-        for table in ("process_events", "load_ledger", *LIVE_TABLES, "live_batches"):
-            conn.cursor().execute(f"TRUNCATE TABLE {table}")
-        conn.commit()
     with tempfile.TemporaryDirectory() as scratch, ScratchTopics(cfg) as topics:
         folder = Path(scratch)
-        env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_MYSQL_DATABASE=BENCH_DB,
-                   KOS_KAFKA_RAW_TOPIC=topics.new("raw"), KOS_KAFKA_PARSED_TOPIC=topics.new("parsed"),
-                   KOS_KAFKA_DEAD_LETTER_TOPIC=topics.new("dl"), KOS_KAFKA_ALERTS_TOPIC=topics.new("alerts"),
-                   KOS_STACK_STATE_DIR=str(folder / "state"), KOS_SPARK_CHECKPOINT_DIR=str(folder / "cp"),
-                   KOS_SHIPPER_CHECKPOINT_DIR=str(folder / "shipper"))
         log = folder / "syslog"
         log.touch()
-        output = folder / "run.out"
-        run = subprocess.Popen([str(Path(sys.executable).parent / "kos"), "run", "--path", str(log)], cwd=PROJECT,
-                               env=env, stdout=open(output, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                               start_new_session=True)
         writer = Writer(log, args.rate, args.minutes * 60, args.storm_every, cfg.alerts.storm_starts)
-        samples: list[tuple[float, int]] = []
         delays: dict[str, float] = {}
-        try:
+        with KosRun(cfg, topics, owner, log, folder) as run:
             writer.start()
             began = time.monotonic()
-            last_sample = 0.0
             while writer.is_alive() or len(delays) < len(writer.storms):
+                run.check()
                 now = time.monotonic()
-                if run.poll() is not None:
-                    raise SystemExit(f"kos run ended: {output.read_text()[-3000:]}")
-                if now - last_sample >= 5:
-                    samples.append((now - began, tree_rss(run.pid)))
-                    last_sample = now
                 waiting = [s for s in writer.storms if s not in delays]
                 if waiting:
                     found = {service for (service,) in query(owner, "SELECT service FROM process_alerts")}
@@ -152,40 +116,37 @@ def main() -> None:
                 if now - began > args.minutes * 60 + 300:
                     missing = sorted(set(writer.storms) - set(delays))
                     raise SystemExit(f"storms without an alert after 5 minutes: {missing}")
-                time.sleep(0.25)
+                time.sleep(0.1)
             if writer.error:
                 raise writer.error
-            deadline = time.monotonic() + 300
-            while query(owner, "SELECT COUNT(*) FROM process_events")[0][0] < writer.events:
-                assert time.monotonic() < deadline, "not every event became a row within 5 minutes"
-                time.sleep(1)
-        finally:
-            os.killpg(run.pid, signal.SIGTERM)
-            run.wait(timeout=300)
+            run.wait_for_rows(writer.events, 300)
+            batches = batch_seconds(run.output.read_text())
         alerts = query(owner, "SELECT host, service, starts FROM process_alerts ORDER BY service")
         expected = sorted(("host-loop", service, 6) for service in writer.storms)
         if sorted(alerts) != expected:
             raise SystemExit(f"alerts {alerts}, expected {expected}")
-        rows = query(owner, "SELECT COUNT(*) FROM process_events")[0][0]
-        if rows != writer.events:
-            raise SystemExit(f"{rows} rows for {writer.events} events")
+        rows = query(owner, "SELECT COUNT(*), COUNT(DISTINCT origin_source, origin_file, origin_offset) "
+                            "FROM process_events")[0]
+        if rows != (writer.events, writer.events):
+            raise SystemExit(f"{rows} rows (distinct origins) for {writer.events} events")
 
-    quarter = max(1, len(samples) // 4)
-    mib = [rss / 2**20 for _, rss in samples]
     ordered = sorted(delays.values())
+    samples = run.samples
     result = {
         "minutes": args.minutes, "rate": args.rate, "events": writer.events, "storms": len(writer.storms),
         "alert_delay_p50_s": round(statistics.median(ordered), 2), "alert_delay_max_s": round(ordered[-1], 2),
         "alert_delays_s": [round(delays[s], 2) for s in writer.storms],  # in the order the storms came
-        "rss_peak_mib": round(max(mib)), "rss_first_quarter_mib": round(max(mib[:quarter])),
-        "rss_last_quarter_mib": round(max(mib[-quarter:])), "rss_samples": len(samples),
-        "rss_by_minute_mib": [round(max(rss for at, rss in samples if int(at // 60) == minute) / 2**20)
-                              for minute in sorted({int(at // 60) for at, _ in samples})],
+        **quarters(samples, "pss"), **quarters(samples, "rss"), "memory_samples": len(samples),
+        "processes_last": samples[-1].processes,
+        "pss_by_minute_mib": [round(max(s.pss for s in samples if int(s.at // 60) == minute) / 2**20)
+                              for minute in sorted({int(s.at // 60) for s in samples})],
+        "batch_seconds": batches,
     }
-    print(f"kos run, {args.minutes:g} minutes at {args.rate:,} lines/s: {writer.events:,} events, "
+    print(f"kos run, {args.minutes:g} minutes at {args.rate:,} lines/s: {writer.events:,} events, each one row; "
           f"{len(writer.storms)} storms, each one alert; alert delay p50 {result['alert_delay_p50_s']} s, "
-          f"max {result['alert_delay_max_s']} s; memory of kos run's processes: peak {result['rss_peak_mib']} MiB, "
-          f"first quarter {result['rss_first_quarter_mib']}, last quarter {result['rss_last_quarter_mib']}")
+          f"max {result['alert_delay_max_s']} s; memory of kos run's {result['processes_last']} processes: PSS peak "
+          f"{result['pss_peak_mib']} MiB, first quarter {result['pss_first_quarter_mib']}, last quarter "
+          f"{result['pss_last_quarter_mib']} (RSS sum peak {result['rss_peak_mib']} MiB)")
     out = PROJECT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps(result, indent=2))

@@ -3,21 +3,23 @@
     python bench/transform.py [--lines 1000000] [--repeat 3] [--master local[2] | spark://127.0.0.1:7077]
                               [--no-baseline] [--time-zone UTC]
 
-A generated syslog (``bench/gen_syslog.py --mixed``: classic and RFC 3339 times at several offsets, one
+A generated syslog (``python -m kosctl.synthetic --mixed``: classic and RFC 3339 times at several offsets, one
 line in ten an event, candidates that are no event, dead letters of two kinds) is shipped once into a
 fresh raw topic. Each round then runs, side by side, into fresh parsed and dead-letter topics:
 
-- ``spark-submit jobs/transform.py --available-now`` (fresh checkpoint, the year rule, ``--time-zone``);
+- ``spark-submit jobs/transform.py --available-now`` as `kos job transform` submits it (fresh checkpoint, the
+  year rule, ``--time-zone``);
 - ``bench/transform_one_process.py``: the same rules, keys, headers, values, dead letters and topics in
   one Python process (kafka-python, upb).
 
-Both are timed the same two ways: the whole process (interpreter or JVM start-up included), and its work,
-from its first record read to its last record acknowledged (the job: its first batch's start to its last
-batch's end). Every run's output topics are read back and compared record for record (key, value, headers)
-with the other side's: the benchmark fails on any difference. Medians of ``--repeat`` rounds after a
-warm-up round. The first measured job's Spark event log is summarised (jobs, stages, tasks) with each
-batch's ``durationMs``. Results: out/bench/transform-<master>.json, with ``speedup`` (one process's work /
-the job's work) and ``speedup_whole`` (one process's whole run / the whole spark-submit).
+Both are timed the same two ways: the whole process (interpreter or JVM start-up included), and its work, from its
+first record read to its last record acknowledged (the job: its first batch's start to its last batch's end, from
+the query's progress events in its Spark event log). Every run's output topics are read back and compared record
+for record (key, value, headers) with the other side's: the benchmark fails on any difference. Medians of
+``--repeat`` rounds after a warm-up round. The first measured job's Spark event log is summarised (jobs, stages,
+tasks) with each batch's ``durationMs``. Results: out/bench/transform-<master>.json (with ``--lines`` other than
+1,000,000: transform-<master>-<N>M.json), with ``speedup`` (one process's work / the job's work) and
+``speedup_whole`` (one process's whole run / the whole spark-submit).
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-from eventlog import describe, profile  # noqa: E402
+from eventlog import batches_ms, describe, profile, progress, work  # noqa: E402
 from fixtures import ScratchTopics  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import python_settings, read_to_end  # noqa: E402
+from kosctl.commands import spark_submit  # noqa: E402
 
 
 def records_digest(cfg: kos_config.Config, topic: str) -> Counter[str]:
@@ -56,25 +59,29 @@ def records_digest(cfg: kos_config.Config, topic: str) -> Counter[str]:
     return found
 
 
-def job_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str, zone: str,
-            event_log: Path | None = None) -> dict:
+def job_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str, zone: str, event_log: Path) -> dict:
+    """``spark-submit jobs/transform.py --available-now`` as `kos job transform` submits it; its batches' timings
+    from its event log (a fresh folder)."""
     parsed, dead = topics.new("parsed"), topics.new("dl")
     with tempfile.TemporaryDirectory() as scratch:
         summary = Path(scratch) / "summary.json"
         env = dict(os.environ, PYSPARK_PYTHON=sys.executable, KOS_KAFKA_RAW_TOPIC=raw, KOS_KAFKA_PARSED_TOPIC=parsed,
                    KOS_KAFKA_DEAD_LETTER_TOPIC=dead, KOS_SPARK_CHECKPOINT_DIR=str(Path(scratch) / "checkpoints"))
-        conf = ["--conf", f"spark.eventLog.dir={event_log.as_uri()}"] if event_log else []
+        argv = spark_submit(cfg, "transform", "--available-now", "--time-zone", zone, "--summary", str(summary))
+        argv[argv.index("--master") + 1] = master
+        shutil.rmtree(event_log, ignore_errors=True)
+        event_log.mkdir(parents=True)
+        argv[1:1] = ["--conf", f"spark.eventLog.dir={event_log.as_uri()}", "--conf", "spark.eventLog.enabled=true"]
         started = time.perf_counter()
-        done = subprocess.run([str(BIN / "spark-submit"), "--master", master, "--packages", cfg.spark.kafka_package,
-                               *conf, str(PROJECT / "jobs" / "transform.py"), "--available-now", "--time-zone", zone,
-                               "--summary", str(summary)], env=env, capture_output=True, text=True)
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=PROJECT)
         whole = time.perf_counter() - started
         if done.returncode != 0 or not summary.exists():
             raise SystemExit(f"the transform failed: {(done.stdout + done.stderr)[-3000:]}")
         s = json.loads(summary.read_text())
-    return {"whole": whole, "work": s["last_batch_end"] - s["first_batch_start"], "query": s["seconds"],
-            "events": s["events"], "dead_letters": s["dead_letters"], "candidates": s["candidates"],
-            "records": s["records"], "batches_ms": s["batches_ms"], "parsed": parsed, "dead": dead}
+    reports = progress(next(event_log.iterdir()))
+    return {"whole": whole, "work": work(reports), "query": s["seconds"], "events": s["events"],
+            "dead_letters": s["dead_letters"], "candidates": s["candidates"], "records": s["records"],
+            "batches_ms": batches_ms(reports), "parsed": parsed, "dead": dead, "event_log": event_log}
 
 
 def one_process_run(topics: ScratchTopics, raw: str, zone: str) -> dict:
@@ -137,10 +144,9 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(data), "--topic", raw,
                         "--checkpoint-dir", str(Path(logs) / "shipper")], check=True, capture_output=True)
         event_log = Path(logs) / "events"
-        event_log.mkdir()
         # A warm-up round (page cache, broker, Ivy), then the measured rounds, the two sides taking turns.
         for round_ in range(args.repeat + 1):
-            job = job_run(cfg, topics, raw, args.master, args.time_zone, event_log if round_ == 1 else None)
+            job = job_run(cfg, topics, raw, args.master, args.time_zone, event_log / str(round_))
             single = None if args.no_baseline else one_process_run(topics, raw, args.time_zone)
             expected = check_same(cfg, [job, *([single] if single else [])], expected)
             topics.drop([job["parsed"], job["dead"], *([single["parsed"], single["dead"]] if single else [])])
@@ -152,7 +158,7 @@ def main() -> None:
         if args.repeat:
             kept = out / "transform-eventlog"
             shutil.rmtree(kept, ignore_errors=True)
-            shutil.copytree(next(event_log.iterdir()), kept)
+            shutil.copytree(next((event_log / "1").iterdir()), kept)
         spark_profile = profile(kept) if args.repeat else {}
 
     def median(runs: list[dict], key: str) -> float:
@@ -187,7 +193,8 @@ def main() -> None:
         print("  batch: " + ", ".join(f"{k} {v}" for k, v in batch.items()))
     if spark_profile:
         print(describe(spark_profile))
-    name = f"transform-{args.master.replace('/', '').replace(':', '-')}.json"
+    size = "" if args.lines == 1_000_000 else f"-{args.lines / 1_000_000:g}M"
+    name = f"transform-{args.master.replace('/', '').replace(':', '-')}{size}.json"
     (out / name).write_text(json.dumps(result, indent=2))
     print(f"written to {out / name}")
 

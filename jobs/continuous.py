@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping.is_set():
             supervise(spark, cfg, args, descriptor_set, listener, queries)
             try:
-                spark.streams.awaitAnyTermination(0.5)
+                spark.streams.awaitAnyTermination(1)
             except StreamingQueryException:
                 pass  # a failed query: supervise() reads why from the query itself
             spark.streams.resetTerminated()

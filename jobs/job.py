@@ -179,9 +179,12 @@ class Running:
     raised: list[KosError] = field(default_factory=list)  # KOS errors its batch function raised
 
     def on_progress(self, progress: dict[str, Any]) -> None:
-        """A batch's progress: into the status file, and for a Kafka-sink job its counts."""
-        self.status.batch(progress)
+        """A batch's progress: for a Kafka-sink job its counts; into the status file with the counts so far."""
         self._observed(progress)
+        totals: Counter[str] = Counter()
+        for counts in list(self.counted.values()):
+            totals.update(counts)
+        self.status.batch(progress, totals)
 
     def _observed(self, progress: dict[str, Any]) -> None:
         if isinstance(self.job, KafkaSinkJob) and progress.get("numInputRows"):
@@ -338,13 +341,15 @@ class StatusFile:
                                       "batches": []}
         self._write()
 
-    def batch(self, progress: dict[str, Any]) -> None:
+    def batch(self, progress: dict[str, Any], totals: Mapping[str, int]) -> None:
+        """A batch ended: its rows, time and rate, and what the query did since it started (``totals``)."""
         if not progress.get("numInputRows"):
             return
         done = {"batch": progress.get("batchId"), "rows": progress.get("numInputRows", 0), "at": time.time(),
                 "seconds": (progress.get("durationMs") or {}).get("triggerExecution", 0) / 1000,
                 "input_rate": progress.get("inputRowsPerSecond") or 0}
         self.state["batches"] = [*self.state["batches"][-19:], done]
+        self.state["totals"] = dict(totals)
         self._write()
 
     def update(self, **values: Any) -> None:

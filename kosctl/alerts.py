@@ -5,6 +5,7 @@ updated_at (ISO 8601, UTC)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from kos.text import error_line, printable
 from storage.database import Database, failing_as
 from storage.metrics_tables import parse_instant
 
-__all__ = ["FIELDS", "main", "storms"]
+__all__ = ["FIELDS", "line", "main", "storms"]
 
 FIELDS = ("host", "service", "process", "first_start", "last_start", "starts", "updated_at")
 
@@ -27,6 +28,13 @@ def storms(db: Database, since: datetime | None) -> list[dict[str, Any]]:
         cur.execute(f"SELECT {', '.join(FIELDS)} FROM process_alerts {where} "
                     "ORDER BY updated_at DESC, host, service, first_start", params)
         return [dict(zip(FIELDS, row, strict=True)) for row in cur.fetchall()]
+
+
+def line(storm: Mapping[str, Any]) -> str:
+    """A storm as `kos alerts` shows it (control characters shown as text)."""
+    return (f"{printable(storm['host'])}: {printable(storm['service'])} ({printable(storm['process'])}) started "
+            f"{storm['starts']} times from {storm['first_start']:%Y-%m-%d %H:%M:%S} to "
+            f"{storm['last_start']:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def main(cfg: Config, since: str | None, as_json: bool) -> int:
@@ -45,7 +53,5 @@ def main(cfg: Config, since: str | None, as_json: bool) -> int:
     if not found:
         print("no restart storms" + (f" since {start:%Y-%m-%d %H:%M:%S} UTC" if start else ""))
     for a in found:
-        print(f"{printable(a['host'])}: {printable(a['service'])} ({printable(a['process'])}) started {a['starts']} "
-              f"times from {a['first_start']:%Y-%m-%d %H:%M:%S} to {a['last_start']:%Y-%m-%d %H:%M:%S} UTC "
-              f"(updated {a['updated_at']:%Y-%m-%d %H:%M:%S})")
+        print(f"{line(a)} (updated {a['updated_at']:%Y-%m-%d %H:%M:%S})")
     return 0

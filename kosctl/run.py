@@ -11,6 +11,9 @@ exits more than ``[run] max_restarts`` times within ``[run] restart_window``, or
 on, stops everything: `kos run` ends with that one's own last error line and exit status 1. SIGTERM or Ctrl-C
 stops both the way each stops on SIGTERM (the queries between batches where they can), then `kos run` exits 0.
 
+With ``[run] metrics_port`` set it serves Prometheus metrics (kosctl/exporter.py); with ``[alerts]
+alertmanager_url`` set it posts restart storms to Alertmanager (kosctl/alertmanager.py).
+
 One `kos run` per state folder: a second one refuses with one line while the first runs. It also refuses, before
 starting anything, a cluster that lacks one of the pipeline's topics (a query would fail on it much later). Its
 state (processes, pids, restarts) is in ``<state_dir>/run/state.json`` for `kos status`; each process's output is in
@@ -29,6 +32,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,9 +41,12 @@ from kafka.errors import KafkaError
 from jobs.continuous import GAVE_UP
 from kos.config import Config, seconds
 from kos.errors import KosError
+from kos.prometheus import serve
 from kos.restarts import Restarts
 from kos.text import error_line, printable
 from kosctl import commands
+from kosctl.alertmanager import Notifier
+from kosctl.exporter import Exporter
 from kosctl.stack.topics import missing_topics
 
 __all__ = ["PROCESSES", "RunFailed", "Supervisor", "main", "process_commands"]
@@ -262,6 +269,16 @@ def main(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) ->
         return error_line("kos run", reason)
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     supervisor = Supervisor(cfg, process_commands(cfg, paths, year, time_zone), env, sys.stdout)
+    try:
+        server = serve_metrics(cfg, supervisor)
+    except KosError as exc:
+        held.close()
+        return error_line("kos run", str(exc))
+    notifier = None
+    if cfg.alerts.alertmanager_url:
+        notifier = threading.Thread(target=Notifier(cfg, supervisor.say).run, args=(supervisor.stopping,),
+                                    name="kos-alertmanager", daemon=True)
+        notifier.start()
 
     def on_signal(signum: int, _frame: object) -> None:
         supervisor.say(f"{signal.Signals(signum).name} received: stopping everything")
@@ -282,4 +299,18 @@ def main(cfg: Config, paths: Sequence[str], year: int | None, time_zone: str) ->
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if server is not None:
+            server.shutdown()
+        if notifier is not None:
+            notifier.join(timeout=10)
         held.close()
+
+
+def serve_metrics(cfg: Config, supervisor: Supervisor) -> ThreadingHTTPServer | None:
+    """``/metrics`` on ``[run] metrics_port`` (none when 0)."""
+    if not cfg.run.metrics_port:
+        return None
+    server = serve(cfg.run.metrics_host, cfg.run.metrics_port, Exporter(cfg).render,
+                   "[run] metrics_port / KOS_RUN_METRICS_PORT")
+    supervisor.say(f"metrics on http://{cfg.run.metrics_host}:{cfg.run.metrics_port}/metrics")
+    return server

@@ -8,7 +8,8 @@ What it reads, never a process's memory:
   after every batch, and by its supervisor in jobs/continuous.py): its pid, Spark UI, state, restarts, last error,
   last batches;
 - the shipper's checkpoints and the files they name: the bytes not shipped yet, per file;
-- `kos run`'s state (``<state_dir>/run/state.json``): the shipper's restarts.
+- `kos run`'s state (``<state_dir>/run/state.json``): the shipper's restarts; with ``[alerts] alertmanager_url``,
+  its notifier's (``<state_dir>/run/alertmanager.json``): the storm updates Alertmanager has not accepted yet.
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def status(cfg: Config) -> list[dict[str, Any]]:
             "last_batch": committed_at, "batch": batch,
             "rows": recent[-1]["rows"] if recent else None,
             "rate": round(recent[-1]["input_rate"], 1) if recent and running else None,
-            "lag": lag, "lag_unit": "records", "ui": own.get("ui") if running else None})
+            "lag": lag, "lag_unit": "records", "ui": own.get("ui") if running else None,
+            "totals": own.get("totals", {}) if running else {}})
     return entries
 
 
@@ -174,10 +176,23 @@ def _ago(moment: float | None) -> str:
     return "-" if moment is None else f"{time.time() - moment:.0f} s ago"
 
 
+def delivery(cfg: Config) -> dict[str, Any] | None:
+    """What the Alertmanager notifier of `kos run` last wrote (kosctl/alertmanager.py), or None if none is set."""
+    if not cfg.alerts.alertmanager_url:
+        return None
+    try:
+        said = json.loads((cfg.state_dir / "run" / "alertmanager.json").read_text())
+    except (OSError, ValueError):
+        said = {}
+    return {"stage": "alertmanager", "url": cfg.alerts.alertmanager_url, "undelivered": said.get("undelivered", 0),
+            "last_error": said.get("last_error", ""), "delivered": len(said.get("delivered", {}))}
+
+
 def main(cfg: Config, as_json: bool) -> int:
     entries = status(cfg)
+    alerts = delivery(cfg)
     if as_json:
-        print(json.dumps(entries, indent=1))
+        print(json.dumps(entries + ([alerts] if alerts else []), indent=1))
         return 0
     print(f"{'stage':<10} {'state':<15} {'pid':>7} {'uptime':>8} {'restarts':>8} {'last batch':>12} {'rows':>7} "
           f"{'rows/s':>8}  lag")
@@ -193,4 +208,8 @@ def main(cfg: Config, as_json: bool) -> int:
         for f in e.get("files", []):
             behind = "file gone" if f["bytes_behind"] is None else f"{f['bytes_behind']} bytes behind"
             print(f"{'':<10} {f['path']}: shipped to byte {f['shipped_to']}, {behind}")
+    if alerts:
+        print(f"alerts to Alertmanager at {printable(alerts['url'])}: {alerts['delivered']} storms delivered, "
+              f"{alerts['undelivered']} updates not delivered yet"
+              + (f" ({printable(alerts['last_error'])})" if alerts["last_error"] else ""))
     return 0

@@ -17,7 +17,7 @@ from typing import Any
 import mysql.connector
 from mysql.connector import errors as mysql_errors
 
-from kos.config import Config
+from kos.config import Config, Role
 from kos.errors import KosError
 
 __all__ = ["SCHEMA", "TABLES", "Database", "DatabaseError", "failing_as"]
@@ -44,7 +44,7 @@ class Database:
     truststore_password: str = field(default="", repr=False)
 
     @classmethod
-    def from_config(cls, cfg: Config, role: str = "owner") -> Database:
+    def from_config(cls, cfg: Config, role: Role = "owner") -> Database:
         """The database as one of the config's accounts: ``owner``, ``load``, ``metrics`` or ``live``."""
         m = cfg.mysql
         user, password = cfg.mysql_account(role)
@@ -56,7 +56,7 @@ class Database:
                    str(cfg.path(m.ssl_truststore)), truststore_password)
 
     @classmethod
-    def reached(cls, cfg: Config, role: str) -> Database:
+    def reached(cls, cfg: Config, role: Role) -> Database:
         """The database as ``role``, once a connection as that account has been made: a job checks so before
         Spark starts, so that an unreachable server or a refused password is one line."""
         db = cls.from_config(cfg, role)

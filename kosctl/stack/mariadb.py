@@ -26,6 +26,23 @@ __all__ = ["MariaDBStack", "apply_schema", "schema_statements"]
 log = logging.getLogger(__name__)
 
 
+def rights(db: str) -> dict[str, list[str]]:
+    """Each account's rights on the database ``db``: only what its job needs."""
+    metrics_tables = ("metrics_runs", "metrics_top_services", "metrics_top_processes", "metrics_starts_per_bucket")
+    live_tables = ("live_starts", "live_late", "process_alerts")
+    return {
+        "owner": [f"ALL PRIVILEGES ON `{db}`.*"],
+        # Adds events; it can neither change nor delete one.
+        "load": [f"SELECT, INSERT ON `{db}`.process_events", f"SELECT, INSERT ON `{db}`.load_ledger"],
+        "metrics": [f"SELECT ON `{db}`.process_events",
+                    *(f"SELECT, INSERT, DELETE ON `{db}`.{table}" for table in metrics_tables),
+                    *(f"SELECT ON `{db}`.{table}" for table in live_tables)],
+        # Writes the live tables (replacing a minute's count, growing a storm), nothing else.
+        "live": [*(f"SELECT, INSERT, UPDATE ON `{db}`.{table}" for table in live_tables),
+                 f"SELECT, INSERT ON `{db}`.live_batches"],
+    }
+
+
 class MariaDBStack:
     """Install, start, stop and inspect a MariaDB server private to this project."""
 
@@ -98,24 +115,11 @@ class MariaDBStack:
         """Databases, the schema and the accounts, each with only the rights its job needs."""
         m = self.config.mysql
         db = m.database
-        metrics_tables = ("metrics_runs", "metrics_top_services", "metrics_top_processes",
-                          "metrics_starts_per_bucket")
-        live_tables = ("live_starts", "live_late", "process_alerts")
-        grants = {
-            "owner": [f"ALL PRIVILEGES ON `{db}`.*"],
-            # Adds events; it can neither change nor delete one.
-            "load": [f"SELECT, INSERT ON `{db}`.process_events", f"SELECT, INSERT ON `{db}`.load_ledger"],
-            "metrics": [f"SELECT ON `{db}`.process_events",
-                        *(f"SELECT, INSERT, DELETE ON `{db}`.{table}" for table in metrics_tables),
-                        *(f"SELECT ON `{db}`.{table}" for table in live_tables)],
-            # Writes the live tables (replacing a minute's count, growing a storm), nothing else.
-            "live": [*(f"SELECT, INSERT, UPDATE ON `{db}`.{table}" for table in live_tables),
-                     f"SELECT, INSERT ON `{db}`.live_batches"],
-        }
+        grants = rights(db)
         sql = [f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
                for name in (db,)]
         sql += [f"USE `{db}`;", SCHEMA.read_text()]
-        for role, rights in grants.items():
+        for role, granted in grants.items():
             user = getattr(self.config.mysql, role).user
             quoted = self._password(role).replace("\\", "\\\\").replace("'", "\\'")
             for host in ("127.0.0.1", "localhost"):
@@ -124,7 +128,7 @@ class MariaDBStack:
                         f"ALTER USER '{user}'@'{host}' IDENTIFIED BY '{quoted}';",
                         f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{user}'@'{host}';",
                         f"ALTER USER '{user}'@'{host}' REQUIRE {'SSL' if m.tls else 'NONE'};"]
-                sql += [f"GRANT {right} TO '{user}'@'{host}';" for right in rights]
+                sql += [f"GRANT {right} TO '{user}'@'{host}';" for right in granted]
         self.root_sql("\n".join(sql))
 
     def _password(self, role: str = "owner") -> str:

@@ -23,6 +23,7 @@ import random
 import struct
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ REPEATED = st.tuples(st.text(max_size=8), st.lists(I64, max_size=5), st.lists(st
                      st.dictionaries(I32, SIMPLE, max_size=3))
 
 
-def official(suite: str, message: str, encode: list[dict] = (), parse: list[bytes] = ()) -> dict:
+def official(suite: str, message: str, encode: Sequence[dict] = (), parse: Sequence[bytes] = ()) -> dict:
     done = subprocess.run([sys.executable, str(ORACLE)], capture_output=True, text=True,
                           input=json.dumps({"descriptor_set": suite, "message": message, "encode": list(encode),
                                             "parse": [p.hex() for p in parse]}),

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_faults import GEN, rows
-from tests.integration.test_pipeline import table
+from tests.support.pipeline import rows, table
 from tests.support.submit import PROJECT
 from tests.unit.kosctl.test_dags import airflow
 
@@ -116,8 +115,8 @@ def expected_metrics(log: Path, start: datetime, end: datetime) -> tuple[int, Co
 def test_a_killed_task_is_retried_by_the_scheduler_to_the_same_end_state(pipeline_env, airflow_env, db, tmp_path):
     log = tmp_path / "syslog"  # 100,000 lines over the last half hour or so, to hold the interval the run covers
     began = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=35)
-    subprocess.run([sys.executable, str(GEN), str(log), "--lines", "100000", "--events", "0.1", "--seed", "17",
-                    "--rfc3339", "--start", began.isoformat()], check=True)
+    subprocess.run([sys.executable, "-m", "kosctl.synthetic", str(log), "--lines", "100000", "--events", "0.1",
+                    "--seed", "17", "--rfc3339", "--start", began.isoformat()], check=True, cwd=PROJECT)
     events = sum(expected_metrics(log, began, datetime.max)[1].values())
     dags = tmp_path / "dags"  # the pipeline DAG only, unpaused: the scheduler runs its latest 15-minute interval
     dags.mkdir()

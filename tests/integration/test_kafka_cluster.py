@@ -22,8 +22,8 @@ from kosctl.cli import cluster_config
 from kosctl.stack.kafka import KafkaStack
 from kosctl.stack.process import running_pid
 from kosctl.stack.topics import ensure_topics
-from tests.integration.test_faults import RunningJobs, rows, ship, write_log
 from tests.support.kafka import read_topic
+from tests.support.pipeline import RunningJobs, rows, ship, write_log
 from tests.support.submit import BIN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -13,24 +13,12 @@ from jobs.recipes import KAFKA
 from kos import config as kos_config
 from kos.kafka_client import python_settings
 from kosctl.stack.tls import LocalCA
-from tests.support.kafka import read_topic
+from tests.support.kafka import over, read_topic
 from tests.support.submit import BIN, PROJECT
 
 pytestmark = pytest.mark.integration
 
 LINES = [f"Nov 28 08:00:{i:02d} host systemd[1]: Started Unit {i}." for i in range(40)]
-
-
-def over(cfg: kos_config.Config, protocol: str, **extra: str) -> dict[str, str]:
-    """KOS_* settings for one of the local broker's secured listeners."""
-    port = cfg.stack.kafka_sasl_ssl_port if protocol == "SASL_SSL" else cfg.stack.kafka_ssl_port
-    env = {"KOS_KAFKA_SECURITY_PROTOCOL": protocol, "KOS_KAFKA_BOOTSTRAP_SERVERS": f"{cfg.stack.host}:{port}",
-           "KOS_SHIPPER_REQUEST_TIMEOUT_MS": "5000"}
-    if protocol == "SSL":
-        env.update(KOS_KAFKA_SSL_KEYSTORE=".kos/tls/client.pem",
-                   KOS_KAFKA_SSL_KEY_PASSWORD_FILE=".kos/tls/client.password")
-    env.update(extra)
-    return env
 
 
 def ship(tmp_path, topic: str, env: dict[str, str]) -> subprocess.CompletedProcess:

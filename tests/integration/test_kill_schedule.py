@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_faults import RunningJobs, rows
 from tests.support.kafka import read_topic
+from tests.support.pipeline import RunningJobs, rows
 from tests.support.submit import BIN, PROJECT
 
 STAGES = ("shipper", "transform", "load")

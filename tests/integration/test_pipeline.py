@@ -13,6 +13,7 @@ import pytest
 
 from shipper.identity import identify
 from tests.support.kafka import read_topic
+from tests.support.pipeline import table
 from tests.support.submit import BIN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -33,13 +34,6 @@ def line_offsets(path: Path) -> list[int]:
         offsets.append(at)
         at += len(line) + 1
     return offsets
-
-
-def table(db, sql: str) -> list[tuple]:
-    with db.connect() as conn:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return cur.fetchall()
 
 
 def protoc_decode(message: str, data: bytes) -> str:

@@ -13,8 +13,8 @@ from jobs import messages
 from jobs.load import LOAD
 from jobs.transform import TRANSFORM
 from kosproto.descriptors import message_class
-from tests.integration.test_faults import rows, ship
 from tests.support.kafka import read_topic
+from tests.support.pipeline import rows, ship
 from tests.support.submit import CHECKED_IN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -21,9 +21,8 @@ from pydantic import SecretStr
 from kos import config as kos_config
 from kos.kafka_client import spark_options
 from kosctl.commands import spark_submit as spark_submit_command
-from tests.integration.test_faults import rows
-from tests.integration.test_kafka_security import over
-from tests.integration.test_pipeline import table
+from tests.support.kafka import over
+from tests.support.pipeline import rows, table
 from tests.support.submit import BIN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

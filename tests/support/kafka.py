@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from kos.config import Config
+
 
 @dataclass(frozen=True)
 class ShippedLine:
@@ -35,3 +37,15 @@ def shipped_lines(records: list) -> list[ShippedLine]:
             out.append(ShippedLine(headers["kos.source"], headers["kos.path"], headers["kos.file"], offset, line))
             offset += len(line) + 1
     return out
+
+
+def over(cfg: Config, protocol: str, **extra: str) -> dict[str, str]:
+    """KOS_* settings for one of the local broker's secured listeners."""
+    port = cfg.stack.kafka_sasl_ssl_port if protocol == "SASL_SSL" else cfg.stack.kafka_ssl_port
+    env = {"KOS_KAFKA_SECURITY_PROTOCOL": protocol, "KOS_KAFKA_BOOTSTRAP_SERVERS": f"{cfg.stack.host}:{port}",
+           "KOS_SHIPPER_REQUEST_TIMEOUT_MS": "5000"}
+    if protocol == "SSL":
+        env.update(KOS_KAFKA_SSL_KEYSTORE=".kos/tls/client.pem",
+                   KOS_KAFKA_SSL_KEY_PASSWORD_FILE=".kos/tls/client.password")
+    env.update(extra)
+    return env
