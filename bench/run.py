@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from fixtures import ScratchTopics, bench_database
 from live import KosRun, batch_seconds, quarters
 
 from kos import config as kos_config
+from kos.kafka_client import python_settings, read_to_end
 from storage.database import Database
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -66,7 +68,7 @@ class Writer(threading.Thread):
                 due = int((now - began) * self.rate) - line
                 for _ in range(max(0, due)):
                     if line % 10 == 0:
-                        f.write(f"{stamp} host-{line % 20} systemd[1]: Started Unit {line}.\n")
+                        f.write(f"{stamp} host-{line // 10 % 20} systemd[1]: Started Unit {line}.\n")
                         self.events += 1
                     else:
                         f.write(f"{stamp} host-{line % 20} kernel: noise {line}\n")
@@ -125,6 +127,12 @@ def main() -> None:
         expected = sorted(("host-loop", service, 6) for service in writer.storms)
         if sorted(alerts) != expected:
             raise SystemExit(f"alerts {alerts}, expected {expected}")
+        # On kos-alerts too: one alert per storm (its records share the key host:service:first start; a repeat
+        # is the same record).
+        keys = {r.key.decode() for r in read_to_end(python_settings(cfg), run.env["KOS_KAFKA_ALERTS_TOPIC"])}
+        per_storm = Counter(key.split(":")[1] for key in keys)
+        if per_storm != Counter(writer.storms):
+            raise SystemExit(f"kos-alerts has the keys {sorted(keys)}, not one per storm of {sorted(writer.storms)}")
         rows = query(owner, "SELECT COUNT(*), COUNT(DISTINCT origin_source, origin_file, origin_offset) "
                             "FROM process_events")[0]
         if rows != (writer.events, writer.events):

@@ -2,7 +2,7 @@
 supervised inside it. What `kos run` runs beside the shipper.
 
     spark-submit --master 'local[5]' \\
-        --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,com.mysql:mysql-connector-j:9.5.0 \\
+        --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 \\
         jobs/continuous.py [--year 2026] [--time-zone Europe/Berlin]
 
 One driver JVM runs the three queries of jobs/transform.py, jobs/load.py and jobs/live.py, each from its own

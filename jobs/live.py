@@ -1,7 +1,7 @@
 """kos-live (streaming, stateful): starts per minute per host, service and process, and restart storms, as they
 happen, from ``kos-parsed-os-log`` into MySQL (and storms onto ``kos-alerts``).
 
-    spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,com.mysql:mysql-connector-j:9.5.0 \\
+    spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 \\
         jobs/live.py [--processing-time '5 seconds' | --available-now]
 
 The events (``from_protobuf``; records that are not loadable events are the load's dead letters) get an

@@ -1,6 +1,6 @@
 """kos-load (streaming): the process events of ``kos-parsed-os-log`` into MySQL's ``process_events``, exactly once.
 
-    spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0,com.mysql:mysql-connector-j:9.5.0 \\
+    spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 \\
         jobs/load.py [--available-now | --processing-time '10 seconds']
 
 Each micro-batch goes to the sink (storage/events_sink.py): decoded with ``from_protobuf`` in the JVM (PERMISSIVE:

@@ -1,6 +1,6 @@
 """How each KOS Spark application is submitted: its file and the Maven packages it needs (resolved from ~/.m2 by
 ``spark-submit --packages``), KOS's own jars, and the master `kos run` gives its one application. What `kos
-pipeline`, `kos run`, `kos job` and the DAGs submit (kosctl/stages.py, kosctl/airflow.py); no Spark import here.
+pipeline`, `kos run`, `kos job` and the DAGs submit (kosctl/commands.py, kosctl/airflow.py); no Spark import here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kos.config import Config
 
-__all__ = ["KAFKA", "MYSQL", "Recipe", "continuous_master", "jars", "recipe"]
+__all__ = ["KAFKA", "MYSQL", "Recipe", "real_time_master", "jars", "recipe"]
 
 KAFKA = "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0"
 MYSQL = "com.mysql:mysql-connector-j:9.5.0"
@@ -25,12 +25,12 @@ class Recipe:
 
 
 def recipe(cfg: Config, job: str) -> Recipe:
-    """The application and packages of ``job``: transform reads and writes Kafka, load and live also MySQL,
-    metrics only MySQL; continuous is transform, load and live in one application. ``[spark] protobuf_package``
-    (Spark's connector, where it can be had) comes with every job that reads or writes Kafka."""
+    """The application and packages of ``job``: transform, load and live read Kafka (load and live write MySQL
+    from the driver, in Python: no JDBC), metrics reads MySQL through JDBC; continuous is transform, load and live
+    in one application. ``[spark] protobuf_package`` (Spark's connector, where it can be had) comes with every job
+    that reads or writes Kafka."""
     kafka = (KAFKA, *([cfg.spark.protobuf_package] if cfg.spark.protobuf_package else []))
-    packages = {"transform": kafka, "load": (*kafka, MYSQL), "live": (*kafka, MYSQL), "continuous": (*kafka, MYSQL),
-                "metrics": (MYSQL,)}[job]
+    packages = {"transform": kafka, "load": kafka, "live": kafka, "continuous": kafka, "metrics": (MYSQL,)}[job]
     return Recipe(JOBS / f"{job}.py", packages)
 
 
@@ -41,15 +41,16 @@ def jars() -> tuple[Path, ...]:
     return (build / "kos-spark.jar", *sorted((build / "lib").glob("protobuf-java-*.jar")))
 
 
-def continuous_master(cfg: Config) -> str:
-    """The master of `kos run`'s application: ``[spark] master``, a local one with task slots for real-time mode.
+def real_time_master(cfg: Config) -> str:
+    """The master of an application with a real-time query (`kos run`'s, `kos job transform --real-time`):
+    ``[spark] master``, a local one with the task slots real-time mode needs.
 
-    Real-time mode holds one task slot per partition of the raw topic for as long as a batch runs (``[run]
-    real_time``); the load's and the live query's micro-batches need slots beside them. On a local master that is
-    ``local[partitions + 2]``: threads, not cores (the real-time tasks mostly wait for records). On a cluster,
-    give it executors with that many cores in all.
+    Real-time mode holds one task slot per partition of the raw topic for as long as a batch runs; the load's and
+    the live query's micro-batches need slots beside them. On a local master that is ``local[partitions + 2]``:
+    threads, not cores (the real-time tasks mostly wait for records). On a cluster, give it executors with that
+    many cores in all.
     """
     master = cfg.spark.master
-    if cfg.run.real_time and re.fullmatch(r"local(\[(\*|\d+)\])?", master):
+    if re.fullmatch(r"local(\[(\*|\d+)\])?", master):
         return f"local[{cfg.kafka.partitions + 2}]"
     return master

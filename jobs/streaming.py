@@ -86,6 +86,11 @@ def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = 
     ``[spark] max_offsets_per_trigger`` records at most. In real-time mode each Kafka partition is one long-running
     task.
     """
+    slots = spark.sparkContext.defaultParallelism
+    if trigger.real_time is not None and slots < cfg.kafka.partitions:
+        raise KosError(f"real-time mode holds one task slot per partition of {topic} ([kafka] partitions: "
+                       f"{cfg.kafka.partitions}) and this master gives {slots}: run it with more (`kos job` and `kos "
+                       f"run` give a local master {cfg.kafka.partitions + 2})")
     reader = (spark.readStream.format("kafka").options(**spark_options(cfg))
               .option("subscribe", topic).option("startingOffsets", "earliest").option("includeHeaders", "true"))
     if trigger.real_time is None:

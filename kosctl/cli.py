@@ -39,12 +39,13 @@ from kosctl.stack.mariadb import MariaDBStack
 from kosctl.stack.process import StackError
 from kosctl.stack.spark import SparkHistory, SparkMaster, SparkWorker
 
-__all__ = ["cluster_config", "main"]
+__all__ = ["cluster_config", "main", "parser"]
 
 Service = KafkaStack | MariaDBStack | SparkMaster | SparkWorker | SparkHistory
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The `kos` command's arguments: one subcommand each."""
     parser = argparse.ArgumentParser(prog="kos", description="KOS local stack and tooling")
     sub = parser.add_subparsers(dest="command", required=True)
     stack = sub.add_parser("stack", help="start, stop or inspect the local Kafka, MariaDB and Spark")
@@ -86,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     pipeline.add_argument("--time-zone", default="UTC", help="the zone of classic timestamps")
     pipeline.add_argument("--bucket", choices=get_args(kos_config.Bucket), default="hour")
     pipeline.add_argument("--out", default="out/pipeline", help="folder for report.html, CSV and PNG files")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     log_to_stderr(logging.INFO, "%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("mysql.connector").setLevel(logging.WARNING)

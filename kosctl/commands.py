@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jobs.recipes import continuous_master, jars, recipe
+from jobs.recipes import jars, real_time_master, recipe
 from kos.config import Config
 
 __all__ = ["BIN", "ship", "spark_submit"]
@@ -17,10 +17,11 @@ BIN = Path(sys.executable).parent
 
 
 def spark_submit(cfg: Config, job: str, *args: str) -> list[str]:
-    """``spark-submit`` of ``jobs/<job>.py`` with the packages it needs and KOS's jars, to ``[spark] master`` (the
-    continuous application: with its real-time task slots)."""
+    """``spark-submit`` of ``jobs/<job>.py`` with the packages it needs and KOS's jars, to ``[spark] master`` (with
+    real-time task slots for the continuous application and a ``--real-time`` transform)."""
     found = recipe(cfg, job)
-    master = continuous_master(cfg) if job == "continuous" else cfg.spark.master
+    real_time = (job == "continuous" and cfg.run.real_time) or "--real-time" in args
+    master = real_time_master(cfg) if real_time else cfg.spark.master
     return [str(BIN / "spark-submit"), "--master", master, "--packages", ",".join(found.packages),
             "--jars", ",".join(str(j) for j in jars()), str(found.application), *args]
 

@@ -49,13 +49,18 @@ def _rfc3339(t: datetime, offset: timedelta) -> str:
 
 
 def lines(count: int, events: float, seed: int, rfc3339: bool, start: datetime = datetime(2026, 3, 1),
-          mixed: bool = False):
-    """``count`` lines from ``start`` (UTC) on, 0 to 40 ms apart."""
+          mixed: bool = False, hosts: int = 0, days: float = 0):
+    """``count`` lines from ``start`` (UTC) on, 0 to 40 ms apart (with ``days``, spread over that many days); from
+    the five hosts of ``HOSTS`` (with ``hosts``, that many, the first busier than the next: host i is picked in
+    proportion to 1 / (i + 1))."""
     rng = random.Random(seed)
     t = start
+    names = [*HOSTS, *(f"host-{i:03d}" for i in range(len(HOSTS), hosts))][:hosts] if hosts else HOSTS
+    weights = [1 / (i + 1) for i in range(len(names))]
+    gap = days * 86400 / count if days else 0
     for _ in range(count):
-        t += timedelta(milliseconds=rng.randint(0, 40))
-        host = rng.choice(HOSTS)
+        t += timedelta(seconds=rng.uniform(0, 2 * gap)) if gap else timedelta(milliseconds=rng.randint(0, 40))
+        host = rng.choices(names, weights)[0] if hosts else rng.choice(HOSTS)
         if mixed and rng.random() < 1 / 3:
             stamp = _rfc3339(t, rng.choice(OFFSETS))
         elif rfc3339:
@@ -108,6 +113,8 @@ def main() -> None:
     parser.add_argument("--mixed", action="store_true", help="RFC 3339 and classic times, dead letters, non-events")
     parser.add_argument("--start", type=datetime.fromisoformat, default=datetime(2026, 3, 1),
                         help="time of the first line, UTC (default 2026-03-01T00:00)")
+    parser.add_argument("--hosts", type=int, default=0, help="this many hosts, some busier than others (default: 5)")
+    parser.add_argument("--days", type=float, default=0, help="spread the lines over this many days")
     args = parser.parse_args()
     if args.random_bytes:
         with open(args.out, "wb") as binary:
@@ -115,7 +122,8 @@ def main() -> None:
                 binary.write(raw + b"\n")
         return
     with open(args.out, "w") as out:
-        for line in lines(args.lines, args.events, args.seed, args.rfc3339, args.start, args.mixed):
+        for line in lines(args.lines, args.events, args.seed, args.rfc3339, args.start, args.mixed, args.hosts,
+                          args.days):
             out.write(line + "\n")
 
 

@@ -1,11 +1,10 @@
-"""Metric results as files: one CSV per table and one PNG chart per metric (matplotlib, no display)."""
+"""Metric results as files: one CSV per table and PNG charts (matplotlib, no display)."""
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,9 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-# How long each metrics bucket is.
-BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+from report.spans import LENGTH, Grid  # noqa: E402
 
-
-__all__ = ["bar_chart", "time_series_chart", "write_csv"]
+__all__ = ["bar_chart", "heat_map", "starts_chart", "write_csv"]
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
@@ -50,36 +47,77 @@ def bar_chart(path: Path, title: str, labels: Sequence[str], values: Sequence[in
     return path
 
 
-def time_series_chart(path: Path, title: str, rows: Sequence[tuple[datetime, str, int]], bucket: str,
-                      max_hosts: int = 8) -> Path:
-    """Starts per bucket: the total as a line, the busiest hosts as thinner lines."""
-    series: dict[str, dict[datetime, int]] = defaultdict(dict)
-    for start, host, starts in rows:
-        series[host][start] = starts
+_COLOURS = ["#3b6ea8", "#e1812c", "#3a923a", "#c03d3e", "#9372b2", "#845b53"]
+_OTHERS = "#b0b0b0"
+_LABEL = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d",
+          "month": "%Y-%m"}
+
+
+def starts_chart(path: Path, title: str, grid: Grid) -> Path:
+    """Starts per step as stacked bars: the busiest hosts, then the others in grey. Where most steps of the span
+    are empty, only the steps with starts are drawn, side by side and labelled (a time axis would be a flat line
+    with a spike); otherwise every step of the span has its place on a time axis, empty ones empty."""
+    starts = list(grid.totals)
+    sparse = len(starts) < grid.steps_in_span() / 2
     fig, ax = plt.subplots(figsize=(11, 4.5))
-    total = series.pop("", {})
-    # Buckets without starts are absent from the data; they are drawn as zeros, not bridged.
-    xs: list[datetime] = []
-    if total and len(total) <= 5000:
-        t, last = min(total), max(total)
-        while t <= last:
-            xs.append(t)
-            t += BUCKET_STEPS[bucket]
+    if sparse:
+        xs: list[Any] = list(range(len(starts)))
+        width: Any = 0.8
     else:
-        xs = sorted(total)
-    if xs:
-        ax.plot(xs, [total.get(x, 0) for x in xs], label="all hosts",  # type: ignore[arg-type]
-                color="black", linewidth=2, marker="o", markersize=3)
-    busiest = sorted(series, key=lambda h: -sum(series[h].values()))[:max_hosts]
-    for host in busiest:
-        ax.plot(xs, [series[host].get(x, 0) for x in xs], label=host,  # type: ignore[arg-type]
-                linewidth=1, marker=".", markersize=3)
+        xs = starts
+        width = (LENGTH.get(grid.step, timedelta(days=30)) * 0.8)
+    bottom = [0] * len(starts)
+    layers = [(h, [grid.per_host[h].get(t, 0) for t in starts], _COLOURS[i % len(_COLOURS)])
+              for i, h in enumerate(grid.hosts)]
+    if grid.others:
+        layers.append((f"{len(grid.others)} other hosts", [grid.other(t) for t in starts], _OTHERS))
+    if not grid.hosts and not grid.others:  # no per-host rows: the totals alone
+        layers = [("all hosts", list(grid.totals.values()), _COLOURS[0])]
+    for label, values, colour in layers:
+        ax.bar(xs, values, width=width, bottom=bottom, label=label, color=colour, align="center")
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    if sparse:
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{t:{_LABEL[grid.step]}}" for t in starts], rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel(f"the {len(starts)} {grid.step}s with starts, of {grid.steps_in_span()} in the span (UTC); "
+                      "the others had none")
+    else:
+        ax.set_xlabel("UTC")
+        fig.autofmt_xdate()
+    if len(starts) <= 40:
+        for x, total in zip(xs, grid.totals.values(), strict=True):
+            ax.annotate(str(total), (x, total), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
-    ax.set_ylabel(f"starts per {bucket}")
-    ax.set_xlabel("UTC")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
+    ax.set_ylabel(f"starts per {grid.step}")
+    if layers:
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def heat_map(path: Path, title: str, axis: str, rows: Sequence[str], columns: Sequence[str],
+             counts: Sequence[Sequence[int]]) -> Path:
+    """Counts per row (host) and column (hour of day, day of week), darker for more; each cell's count written
+    in it."""
+    fig, ax = plt.subplots(figsize=(11, max(2.2, 0.38 * len(rows) + 1.4)))
+    image = ax.imshow(counts or [[0] * len(columns)], cmap="Blues", aspect="auto")
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels(columns, fontsize=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([r if len(r) <= 40 else r[:37] + "..." for r in rows], fontsize=8)
+    ax.set_xlabel(axis)
+    ax.set_title(title)
+    peak = max((max(r) for r in counts if r), default=0)
+    for y, row in enumerate(counts):
+        for x, value in enumerate(row):
+            if value:
+                ax.text(x, y, str(value), ha="center", va="center", fontsize=7,
+                        color="white" if value > peak * 0.6 else "black")
+    fig.colorbar(image, ax=ax, label="starts", fraction=0.03)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import base64
 import html
-from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
 from kos.text import printable
 from report import charts
+from report.spans import Grid, heat, ranked, regroup, step_for
 from storage.metrics_tables import Results
 
-__all__ = ["bucket_table", "render_html", "render_text", "write_report"]
+__all__ = ["bucket_table", "hosts_table", "over_time", "render_html", "render_text", "write_report"]
 
-SHOWN_BUCKETS = 48
-SHOWN_HOSTS = 8
+SHOWN_BUCKETS = 48  # steps in the per-step table (the CSV has every bucket)
+SHOWN_HOSTS = 10  # hosts in the busiest-hosts table and the heat map
+CHART_HOSTS = 5  # hosts apart in the chart and the per-step table; the others together
+LABEL = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d (week)",
+         "month": "%Y-%m"}
 
 
 def _span(results: Results) -> str:
@@ -50,11 +52,20 @@ def render_text(results: Results, shown_buckets: int = SHOWN_BUCKETS) -> str:
     lines += [f"  {rank:3d}. {starts:8d}  {printable(service)}" for rank, service, starts in results.services]
     lines += ["", "Most frequent processes/daemons:"]
     lines += [f"  {rank:3d}. {starts:8d}  {printable(process)}" for rank, process, starts in results.processes]
-    totals = [(t, n) for t, h, n in results.buckets if h == ""]
+    grid = over_time(results)
+    totals = list(grid.totals.items())
     shown = totals[-shown_buckets:]
-    lines += ["", f"Starts per {results.bucket} (all hosts)"
-              + (f", the last {len(shown)} of {len(totals)}:" if len(shown) < len(totals) else ":")]
-    lines += [f"  {t:%Y-%m-%d %H:%M}  {n:8d}" for t, n in shown]
+    lines += ["", f"Starts per {grid.step} (all hosts)"
+              + (f", the last {len(shown)} of {len(totals)} with starts:" if len(shown) < len(totals) else ":")]
+    lines += [f"  {t:{LABEL[grid.step]}}  {n:8d}" for t, n in shown]
+    busiest = ranked(results.buckets)
+    if busiest:
+        lines += ["", f"Busiest hosts ({len(busiest)} in all):"]
+        lines += [f"  {rank:3d}. {starts:8d}  {printable(host)}"
+                  for rank, (host, starts) in enumerate(busiest[:SHOWN_HOSTS], 1)]
+        if len(busiest) > SHOWN_HOSTS:
+            lines.append(f"       {sum(n for _, n in busiest[SHOWN_HOSTS:]):8d}  "
+                         f"the other {len(busiest) - SHOWN_HOSTS} hosts")
     if results.alerts:
         lines += ["", "Restart storms:"]
         lines += [f"  {printable(host)}: {printable(service)} ({printable(process)}) started {starts} times from "
@@ -77,25 +88,41 @@ def _table(caption: str, header: list[str], rows: list[list[object]], numeric_fr
             f"<tbody>\n{body}\n</tbody></table>")
 
 
-def bucket_table(results: Results, shown_buckets: int = SHOWN_BUCKETS, shown_hosts: int = SHOWN_HOSTS
+def over_time(results: Results, top: int = CHART_HOSTS) -> Grid:
+    """The run's buckets regrouped at the step that suits its span (report/spans.py)."""
+    totals = [t for t, h, _ in results.buckets if h == ""]
+    step = step_for(min(totals), max(totals), results.bucket) if totals else results.bucket
+    return regroup(results.buckets, step, top)
+
+
+def bucket_table(results: Results, shown_buckets: int = SHOWN_BUCKETS, shown_hosts: int = CHART_HOSTS
                  ) -> tuple[list[str], list[list[object]]]:
-    """Starts per bucket as a grid: the last ``shown_buckets`` buckets, a column for all hosts, one per
+    """Starts per step as a grid: the last ``shown_buckets`` steps with starts, a column for all hosts, one per
     busiest host (at most ``shown_hosts``) and one for the other hosts together."""
-    per_host: dict[str, dict[datetime, int]] = defaultdict(dict)
-    for start, host, starts in results.buckets:
-        per_host[host][start] = starts
-    totals = per_host.pop("", {})
-    hosts = sorted(per_host, key=lambda h: (-sum(per_host[h].values()), h))
-    shown, rest = hosts[:shown_hosts], hosts[shown_hosts:]
-    header = [f"{results.bucket} (UTC)", "all hosts", *shown] + (["other hosts"] if rest else [])
+    grid = over_time(results, shown_hosts)
+    header = [f"{grid.step} (UTC)", "all hosts", *grid.hosts] + (
+        [f"{len(grid.others)} other hosts"] if grid.others else [])
     rows: list[list[object]] = []
-    for start in sorted(totals)[-shown_buckets:]:
-        row: list[object] = [f"{start:%Y-%m-%d %H:%M}", totals[start]]
-        row += [per_host[h].get(start, 0) for h in shown]
-        if rest:
-            row.append(sum(per_host[h].get(start, 0) for h in rest))
+    for start in list(grid.totals)[-shown_buckets:]:
+        row: list[object] = [f"{start:{LABEL[grid.step]}}", grid.totals[start]]
+        row += [grid.per_host[h].get(start, 0) for h in grid.hosts]
+        if grid.others:
+            row.append(grid.other(start))
         rows.append(row)
     return header, rows
+
+
+def hosts_table(results: Results, shown: int = SHOWN_HOSTS) -> list[list[object]]:
+    """The busiest hosts: rank, host, starts, share of all starts; the others in one row."""
+    busiest = ranked(results.buckets)
+    everything = sum(n for _, n in busiest) or 1
+    rows: list[list[object]] = [[rank, host, starts, f"{100 * starts / everything:.1f} %"]
+                                for rank, (host, starts) in enumerate(busiest[:shown], 1)]
+    rest = busiest[shown:]
+    if rest:
+        n = sum(s for _, s in rest)
+        rows.append(["", f"the other {len(rest)} hosts", n, f"{100 * n / everything:.1f} %"])
+    return rows
 
 
 _STYLE = """
@@ -133,13 +160,17 @@ def _late(results: Results) -> str:
 def render_html(results: Results, images: dict[str, bytes], shown_buckets: int = SHOWN_BUCKETS) -> str:
     """One self-contained HTML page; ``images`` maps a chart's title to its PNG bytes."""
     b = results.bucket
+    grid = over_time(results)
+    step = grid.step
     header, rows = bucket_table(results, shown_buckets)
-    totals = sum(1 for _, h, _ in results.buckets if h == "")
+    totals = len(grid.totals)
+    hosts = len(ranked(results.buckets))
     figures = "\n".join(
         f'<figure><img alt="{_cell(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
         for title, png in images.items())
-    shown_note = (f"The last {len(rows)} of {totals} {b}s; all of them are in starts_per_{b}.csv."
-                  if len(rows) < totals else f"All {totals} {b}s with start events.")
+    shown_note = (f"The last {len(rows)} of {totals} {step}s with start events; every {b} of every host is in "
+                  f"starts_per_{b}.csv." if len(rows) < totals else
+                  f"All {totals} {step}s with start events; every {b} of every host is in starts_per_{b}.csv.")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>KOS report: {_cell(_period(results))}</title>
@@ -150,7 +181,8 @@ def render_html(results: Results, images: dict[str, bytes], shown_buckets: int =
 <dt>Period</dt><dd id="period">{_cell(_period(results))}</dd>
 <dt>Start events</dt><dd id="events">{results.events}</dd>{_late(results)}
 <dt>First and last</dt><dd>{_cell(results.first or "-")} to {_cell(results.last or "-")} UTC</dd>
-<dt>Buckets</dt><dd>{_cell(b)}, {totals} with start events</dd>
+<dt>Buckets</dt><dd>{_cell(b)}s, shown per {_cell(step)} ({totals} with start events)</dd>
+<dt>Hosts</dt><dd id="hosts">{hosts}</dd>
 <dt>Made</dt><dd id="made">{results.made_at:%Y-%m-%d %H:%M:%S} UTC</dd>
 </dl>
 {figures}
@@ -158,8 +190,9 @@ def render_html(results: Results, images: dict[str, bytes], shown_buckets: int =
         [[r, s, n] for r, s, n in results.services], numeric_from=2)}
 {_table(f"Top {results.top} processes and daemons", ["rank", "process", "starts"],
         [[r, p, n] for r, p, n in results.processes], numeric_from=2)}
-{_table(f"Starts per {b} and host", header, rows)}
+{_table(f"Starts per {step} and host", header, rows)}
 <p class="note">{_cell(shown_note)} Times are UTC.</p>
+{_table(f"Busiest hosts ({hosts} in all)", ["rank", "host", "starts", "share"], hosts_table(results), numeric_from=2)}
 {_storms(results)}
 </body></html>
 """
@@ -175,10 +208,16 @@ def write_report(out: Path, results: Results) -> list[Path]:
         "Processes logging the most start events": charts.bar_chart(
             out / "top_processes.png", "Processes logging the most start events",
             [printable(r[1]) for r in results.processes], [r[2] for r in results.processes], "starts"),
-        f"Process starts per {b}": charts.time_series_chart(
-            out / f"starts_per_{b}.png", f"Process starts per {b}",
-            [(t, printable(h), n) for t, h, n in results.buckets], b),
     }
+    shown = [(t, printable(h), n) for t, h, n in results.buckets]
+    grid = regroup(shown, over_time(results).step, CHART_HOSTS)
+    pngs[f"Process starts per {grid.step}"] = charts.starts_chart(
+        out / "starts_over_time.png", f"Process starts per {grid.step}", grid)
+    axis, hosts, columns, counts = heat(shown, b, SHOWN_HOSTS)
+    if hosts:
+        pngs[f"Starts per host and {axis}"] = charts.heat_map(
+            out / "starts_heat_map.png", f"When services start: starts per host and {axis}", axis, hosts, columns,
+            counts)
     files = [
         charts.write_csv(out / "top_services.csv", ["rank", "service", "starts"], results.services),
         charts.write_csv(out / "top_processes.csv", ["rank", "process", "starts"], results.processes),

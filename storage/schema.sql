@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS process_events (
     kafka_offset    BIGINT          NOT NULL,
     -- The raw record's Kafka timestamp: the reference the year rule used for a classic timestamp.
     raw_timestamp   DATETIME(6)     NULL,
+    -- When the load's statement (LOAD DATA) began, as MariaDB's clock had it: the row becomes visible at its
+    -- batch's commit, a little later (bench/latency.py measures line to row with it).
     loaded_at       DATETIME(6)     NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     PRIMARY KEY (id),
     UNIQUE KEY origin (origin_source, origin_file, origin_offset),
@@ -27,10 +29,10 @@ CREATE TABLE IF NOT EXISTS process_events (
     KEY by_process (process)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- The load job's ledger: one row per slice of a micro-batch (a Kafka partition's range of offsets, written by
--- one executor), committed in the same transaction as the slice's rows, so that a batch run again after a
--- crash (Spark had not recorded it, perhaps some slices were committed and others not) adds nothing twice.
--- query is the streaming query's id, which a new checkpoint changes.
+-- The load job's ledger: one row per micro-batch (slice 'batch': the driver writes the batch whole), committed
+-- in the same transaction as the batch's rows, so that a batch run again after a crash (Spark had not recorded
+-- it) adds nothing twice. query is the streaming query's id, which a new checkpoint changes. (Rows whose slice
+-- names a Kafka partition's range were written by executors, as the load did before; they stay valid.)
 CREATE TABLE IF NOT EXISTS load_ledger (
     query        VARCHAR(64)  NOT NULL,
     batch_id     BIGINT       NOT NULL,

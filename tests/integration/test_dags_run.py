@@ -44,8 +44,8 @@ def assert_metrics_of_the_interval(env: dict[str, str], db) -> None:
                                   (datetime(2026, 5, 1, 8, 59), "db", 1)]
     report = Path(env["KOS_AIRFLOW_REPORTS_DIR"]) / "20260501T080000"
     assert sorted(p.name for p in report.iterdir()) == [
-        "report.html", "starts_per_minute.csv", "starts_per_minute.png", "top_processes.csv", "top_processes.png",
-        "top_services.csv", "top_services.png"]
+        "report.html", "starts_heat_map.png", "starts_over_time.png", "starts_per_minute.csv", "top_processes.csv",
+        "top_processes.png", "top_services.csv", "top_services.png"]
     assert (report / "top_processes.csv").read_text().splitlines() == [
         "rank,process,starts", "1,systemd,2", "2,dbus-daemon,1"]
 

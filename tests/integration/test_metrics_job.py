@@ -50,7 +50,7 @@ def test_metrics_over_a_period(spark, db, loader, tmp_path):
 
     with open(tmp_path / "top_processes.csv") as f:
         assert list(csv.reader(f)) == [["rank", "process", "starts"], ["1", "systemd", "3"], ["2", "dbus-daemon", "1"]]
-    for chart in ("top_services.png", "top_processes.png", "starts_per_hour.png"):
+    for chart in ("top_services.png", "top_processes.png", "starts_over_time.png", "starts_heat_map.png"):
         data = (tmp_path / chart).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     page = (tmp_path / "report.html").read_text()

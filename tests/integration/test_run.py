@@ -12,14 +12,16 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.support import operators
+from tests.support.operators import Alertmanager, free_port, prometheus
 from tests.support.submit import BIN, PROJECT
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,15 +37,6 @@ def run_state(env: dict[str, str]) -> dict:
     except (OSError, ValueError):
         return {}
 
-
-def wait_for(condition, timeout: float, what: str, every: float = 0.5):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
-        time.sleep(every)
 
 
 def process(env: dict[str, str], name: str) -> dict:
@@ -102,13 +95,23 @@ def run_env(pipeline_env, tmp_path):
 
 
 def test_kos_run_survives_kill_9_and_a_database_outage_and_every_event_is_one_row(run_env, db, mariadb, tmp_path):
+    """… and serves its metrics to a real Prometheus, and posts the storm to a real Alertmanager."""
+    log = tmp_path / "syslog"
+    # Times of the last 18 minutes, so that the crash loop's storm is open now and goes to Alertmanager.
+    start = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(minutes=18)
+    text, events = lines(start, 400, 0)
+    append(log, text)
+    metrics = free_port()
+    am = Alertmanager(tmp_path / "alertmanager")
+    run_env = dict(run_env, KOS_RUN_METRICS_PORT=str(metrics), KOS_ALERTS_ALERTMANAGER_URL=am.url)
+    with am.start(), prometheus(tmp_path / "prometheus", f"127.0.0.1:{metrics}") as prom:
+        check_the_run(run_env, db, mariadb, tmp_path, log, start, events, am, prom)
+
+
+def check_the_run(run_env, db, mariadb, tmp_path, log, start, events, am, prom) -> None:  # noqa: ANN001, PLR0913
     from kos import config as kos_config
     from kos.kafka_client import python_settings, read_to_end
 
-    log = tmp_path / "syslog"
-    start = datetime(2026, 7, 1, 8, 0, 0)
-    text, events = lines(start, 400, 0)
-    append(log, text)
     proc = kos_run(run_env, "--path", str(log), output=tmp_path / "run.out")
     try:
         status = lambda: rows(db, "SELECT COUNT(*) FROM process_events")[0][0]  # noqa: E731
@@ -166,6 +169,19 @@ def test_kos_run_survives_kill_9_and_a_database_outage_and_every_event_is_one_ro
         cfg = kos_config.load(environ=run_env)
         alerts = {r.key for r in read_to_end(python_settings(cfg), cfg.kafka.alerts_topic)}
         assert alerts == {f"host-loop:Crash Looper:{loop_events[0][0].isoformat()}".encode()}
+        posted = wait_for(lambda: (found := am.alerts()) and found[0]["annotations"]["starts"] == "6" and found, 60,
+                          "the storm in Alertmanager, with its six starts")
+        assert [(a["labels"], a["startsAt"][:19]) for a in posted] == [
+            ({"alertname": "KosRestartStorm", "host": "host-loop", "service": "Crash Looper", "process": "systemd"},
+             f"{loop_events[0][0]:%Y-%m-%dT%H:%M:%S}")]
+        # Prometheus scraped kos run: each stage up, the storm open and raised, nothing behind.
+        def values(expression: str) -> dict[str, str]:
+            return {r["metric"].get("stage", ""): r["value"][1] for r in operators.query(prom, expression)}
+
+        wait_for(lambda: values("kos_up") == {"shipper": "1", "transform": "1", "load": "1", "live": "1"}
+                 and values("kos_alerts_total") == {"": "1"}, 60, "each stage up and the alert raised, in Prometheus")
+        assert values("kos_storms_open") == {"": "1"}
+        assert set(values("kos_restarts_total > 0")) >= {"shipper", "load", "live"}
 
         def status_entries() -> dict:
             shown = subprocess.run([str(BIN / "kos"), "status", "--json"], cwd=PROJECT, env=run_env,
@@ -174,8 +190,10 @@ def test_kos_run_survives_kill_9_and_a_database_outage_and_every_event_is_one_ro
             return {e["stage"]: e for e in json.loads(shown.stdout)}
 
         # The lag is read from each query's checkpoint: real-time mode's is written as each of its batches ends.
-        entries = wait_for(lambda: (e := status_entries()) and {x["lag"] for x in e.values()} == {0} and e, 60,
-                           "no lag")
+        entries = wait_for(lambda: (e := status_entries()) and {x.get("lag") for x in e.values()} == {0, None} and e,
+                           60, "no lag")
+        delivery = entries.pop("alertmanager")
+        assert (delivery["url"], delivery["delivered"], delivery["undelivered"]) == (am.url, 1, 0)
         assert sorted(entries) == ["live", "load", "shipper", "transform"]
         assert {name: e["state"] for name, e in entries.items()} == dict.fromkeys(entries, "running")
         assert entries["shipper"]["restarts"] == 1

@@ -26,6 +26,7 @@ from shipper.records import CUT_MARKER
 from shipper.ship import ShipOptions, Shipper
 from shipper.tail import TailOptions
 from tests.support.kafka import read_topic, shipped_lines
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -71,14 +72,6 @@ def cli_env(topic: str, log: Path, cp: Path, **extra: str) -> dict[str, str]:
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "shipper", *args]
 
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_rename_rotation_while_running(cfg, topic, tmp_path):

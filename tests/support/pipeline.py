@@ -34,7 +34,7 @@ def ship(env: dict[str, str], path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, master: str = "local[2]",
+def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, master: str | None = None,
         **extra: str) -> subprocess.Popen:
     """spark-submit of a job as `kos job` submits it, in its own process group, as `kill -9` of it has to reach
     the JVM and Python alike; the load with the fault point of tests/support/fault_points.py (``KOS_TEST_KILL_AT``).
@@ -44,7 +44,8 @@ def job(name: str, env: dict[str, str], *args: str, output: Path | None = None, 
     from kos import config as kos_config
 
     argv = spark_submit(kos_config.load(environ=env), name, *args)
-    argv[argv.index("--master") + 1] = master
+    if master is not None:
+        argv[argv.index("--master") + 1] = master
     if name == "load":
         argv[argv.index(str(PROJECT / "jobs" / "load.py"))] = str(FAULTY_LOAD)
     extra = {"PYTHONPATH": str(PROJECT), **extra}

@@ -89,7 +89,7 @@ def test_the_pipeline_dag_declares_every_stage_in_order_with_its_command(airflow
     assert tasks["ship"]["args"] == "kos-shipper --once --no-progress"
     assert {t: (tasks[t]["args"], tasks[t]["packages"], tasks[t]["name"]) for t in ("transform", "load", "metrics")} \
         == {"transform": (["--available-now"], kafka, "kos-transform"),
-            "load": (["--available-now"], f"{kafka},{jdbc}", "kos-load"),
+            "load": (["--available-now"], kafka, "kos-load"),
             "metrics": ([*INTERVAL, "--top", "10", "--tables-only"], jdbc, "kos-metrics")}
 
 

@@ -1,0 +1,40 @@
+"""The transform's hot path is in the JVM: its physical plan, from raw records to the Kafka records it writes,
+holds no Python operator (so no task starts a Python worker, and real-time mode accepts it)."""
+
+from __future__ import annotations
+
+from pyspark.sql import functions as F
+
+from jobs.parsing import RAW_SCHEMA
+from jobs.transform import output_records, parsed_records
+from kos import config as kos_config
+from tests.support.submit import CHECKED_IN
+from tests.unit.jobs.test_parsing import record
+
+# The names Spark gives the operators that run Python: UDFs (row and Arrow), pandas and Arrow maps, grouped
+# pandas with state.
+PYTHON_OPERATORS = ("BatchEvalPython", "ArrowEvalPython", "PythonUDF", "MapInPandas", "MapInArrow",
+                    "FlatMapGroupsInPandas", "FlatMapCoGroupsInPandas", "PythonMapInArrow")
+
+
+def plan(frame) -> str:  # noqa: ANN001
+    return frame._jdf.queryExecution().executedPlan().toString()
+
+
+def python_in(text: str) -> list[str]:
+    return [name for name in PYTHON_OPERATORS if name in text]
+
+
+def test_the_transform_plan_has_no_python_operator(spark):
+    raw = spark.createDataFrame([record(b"Mar  1 10:00:00 h systemd[1]: Started A.\n")], RAW_SCHEMA)
+    records = output_records(parsed_records(raw), kos_config.load(environ={}), CHECKED_IN.read_bytes())
+    shown = plan(records)
+    assert "to_protobuf(" in shown and "*(" in shown  # the transform's, in whole-stage code
+    assert python_in(shown) == [], shown
+    assert records.count() == 1
+
+
+def test_the_check_finds_a_python_udf(spark):
+    raw = spark.createDataFrame([record(b"x\n")], RAW_SCHEMA)
+    with_python = raw.select(F.udf(lambda v: len(v), "int")("value"))
+    assert python_in(plan(with_python)) != []
