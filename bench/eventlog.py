@@ -37,6 +37,11 @@ def progress(path: Path) -> list[dict[str, Any]]:
     return [event["progress"] for event in read_events(path) if event["Event"] == PROGRESS]
 
 
+def rows(report: dict[str, Any]) -> int:
+    """The rows a batch read (its sources' ``numInputRows``: the event log's progress has no total)."""
+    return sum(source.get("numInputRows", 0) for source in report.get("sources", []))
+
+
 def work(reports: list[dict[str, Any]]) -> float:
     """Seconds from the first batch's start to the last batch's end, of the batches that read rows."""
     from datetime import datetime
@@ -44,13 +49,13 @@ def work(reports: list[dict[str, Any]]) -> float:
     def start(report: dict[str, Any]) -> float:
         return datetime.fromisoformat(report["timestamp"].replace("Z", "+00:00")).timestamp()
 
-    busy = [r for r in reports if r.get("numInputRows")]
+    busy = [r for r in reports if rows(r)]
     return max(start(r) + r["durationMs"]["triggerExecution"] / 1000 for r in busy) - min(start(r) for r in busy)
 
 
 def batches_ms(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each batch's rows and ``durationMs`` (its phases, in milliseconds)."""
-    return [{"batch": r["batchId"], "rows": r["numInputRows"], **r["durationMs"]} for r in reports]
+    return [{"batch": r["batchId"], "rows": rows(r), **r["durationMs"]} for r in reports]
 
 
 def profile(path: Path) -> dict[str, Any]:

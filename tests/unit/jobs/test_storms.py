@@ -63,6 +63,38 @@ def test_batches_in_any_split_give_what_one_batch_gives(events, batches, rng):
     assert sorted(storms.values(), key=lambda s: s.first) == whole.storms
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=60 * MINUTE), max_size=50),
+       st.lists(st.integers(min_value=-60 * MINUTE, max_value=-1), max_size=8),
+       st.integers(min_value=1, max_value=8), st.integers(min_value=0, max_value=5 * MINUTE),
+       st.randoms(use_true_random=False))
+def test_batches_at_a_moving_watermark_give_what_one_batch_gives(times, late, batches, delay, rng):
+    """As Spark runs it: each batch at the watermark the batches before it moved to (the latest event time seen
+    minus a delay), so minutes close, old starts are dropped from the state and storms end between batches, and
+    starts behind the watermark (here: before every other start, in any batch) are late. The counts and storms
+    are what one batch over the starts that were not late reports, each late start is reported late once, and
+    the state keeps nothing the watermark has left behind."""
+    starts = [(t, f"o{i}") for i, t in enumerate(sorted(times))]
+    for i, t in enumerate(late):  # late starts arrive anywhere among the others
+        starts.insert(rng.randint(0, len(starts)), (t, f"late{i}"))
+    n, window = 3, 5 * MINUTE
+    _, whole = step(KeyState(), [s for s in starts if s[0] >= 0], 0, n, window)
+    state, minutes, storms, reported_late, watermark = KeyState(), {}, {}, [], 0
+    cuts = sorted(rng.sample(range(len(starts) + 1), min(batches - 1, len(starts) + 1)))
+    for part in [starts[a:b] for a, b in zip([0, *cuts], [*cuts, len(starts)], strict=True)]:
+        state, changes = step(state, part, watermark, n, window)
+        minutes.update(changes.minutes)
+        storms.update({s.first: s for s in changes.storms})
+        reported_late += changes.late
+        horizon = min(watermark - window, state.storm.first if state.storm else watermark - window)
+        assert all(t >= horizon for t in state.times)  # what the watermark left behind is dropped
+        assert all(m + MINUTE > watermark for m in state.minutes)
+        watermark = max([watermark, *(t - delay for t, _ in part)])
+    assert minutes == whole.minutes
+    assert sorted(storms.values(), key=lambda s: s.first) == whole.storms
+    assert sorted(reported_late) == sorted((t, f"late{i}") for i, t in enumerate(late))
+
+
 def test_starts_behind_the_watermark_are_late_once_and_not_counted():
     state, changes = step(KeyState(), [(10 * MINUTE, "a"), (11 * MINUTE, "b")], 0, 5, 10 * MINUTE)
     assert changes.minutes == {10 * MINUTE: 1, 11 * MINUTE: 1}

@@ -64,7 +64,8 @@ def test_a_storm_that_ended_before_it_was_seen_is_not_posted():
 @pytest.fixture
 def notifier(tmp_path, monkeypatch):
     cfg = kos_config.load(environ={"KOS_STACK_STATE_DIR": str(tmp_path),
-                                   "KOS_ALERTS_ALERTMANAGER_URL": "http://127.0.0.1:1"})
+                                   "KOS_ALERTS_ALERTMANAGER_URL": "http://127.0.0.1:1",
+                                   "KOS_MYSQL_METRICS_PASSWORD": "not used: the storms are given"})
     table = [storm()]
     sent: list[list[dict]] = []
     answers: list[Exception | None] = []
