@@ -108,7 +108,7 @@ def main() -> None:
                         "COUNT(*) OVER (PARTITION BY service) FROM process_events WHERE service LIKE %s",
                         (PROBE + " %",))
             found = [tuple(float(v) for v in row) for row in cur.fetchall()]
-    batches = batch_seconds(run.output.read_text())
+    batches = batch_seconds(run.logged())
     shutil.rmtree(folder, ignore_errors=True)
 
     if len(found) != sent or any(r[3] != 1 for r in found):

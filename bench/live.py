@@ -105,6 +105,7 @@ class KosRun:
                         KOS_STACK_STATE_DIR=str(folder / "state"), KOS_SPARK_CHECKPOINT_DIR=str(folder / "cp"),
                         KOS_SHIPPER_CHECKPOINT_DIR=str(folder / "shipper"))
         self.output = folder / "run.out"
+        self.logs = folder / "state" / "logs"  # kos run's processes' own logs (<state_dir>/logs/<process>.log)
         self.samples: list[Memory] = []
         self._stop = threading.Event()
         self._began = 0.0
@@ -122,6 +123,11 @@ class KosRun:
     def _sample(self) -> None:
         while not self._stop.wait(5):
             self.samples.append(memory(self.proc.pid, time.monotonic() - self._began))
+
+    def logged(self) -> str:
+        """What kos run and its processes wrote: its own output and each process's log (the progress lines)."""
+        return "\n".join(path.read_text(errors="replace")
+                         for path in (self.output, *sorted(self.logs.glob("*.log"))) if path.exists())
 
     def check(self) -> None:
         """SystemExit with its last output if `kos run` ended."""

@@ -122,7 +122,7 @@ def main() -> None:
             if writer.error:
                 raise writer.error
             run.wait_for_rows(writer.events, 300)
-            batches = batch_seconds(run.output.read_text())
+            batches = batch_seconds(run.logged())
         alerts = query(owner, "SELECT host, service, starts FROM process_alerts ORDER BY service")
         expected = sorted(("host-loop", service, 6) for service in writer.storms)
         if sorted(alerts) != expected:
