@@ -131,7 +131,7 @@ def main() -> None:
         # is the same record).
         keys = {r.key.decode() for r in read_to_end(python_settings(cfg), run.env["KOS_KAFKA_ALERTS_TOPIC"])}
         per_storm = Counter(key.split(":")[1] for key in keys)
-        if per_storm != Counter(writer.storms):
+        if per_storm != Counter(list(writer.storms)):  # one key per storm
             raise SystemExit(f"kos-alerts has the keys {sorted(keys)}, not one per storm of {sorted(writer.storms)}")
         rows = query(owner, "SELECT COUNT(*), COUNT(DISTINCT origin_source, origin_file, origin_offset) "
                             "FROM process_events")[0]

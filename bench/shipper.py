@@ -20,6 +20,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import zlib
@@ -48,16 +49,36 @@ def topic_lines(cfg: kos_config.Config, topic: str):
         yield from record.value.split(b"\n")
 
 
+def peak_rss_kib(pid: int, done: threading.Event, found: list[int]) -> None:
+    """Polls the process's own high-water mark (``VmHWM``) until it ends. Not ``ru_maxrss``: that counts the
+    pages of the forking benchmark process a child had before its exec, so every tool looks as big as this
+    process."""
+    while not done.is_set():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        if match:
+            found[0] = max(found[0], int(match.group(1)))
+        done.wait(0.005)
+
+
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds (user + system, all threads), peak RSS in KiB, and stdout of one child process."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    done, peak = threading.Event(), [0]
+    sampler = threading.Thread(target=peak_rss_kib, args=(proc.pid, done, peak), daemon=True)
+    sampler.start()
     out = proc.stdout.read().decode() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    sampler.join()
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{argv[0]} failed (status {status})")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, out
+    return wall, usage.ru_utime + usage.ru_stime, peak[0], out
 
 
 def summarise(name: str, samples: list[dict[str, float]], lines: int, size: int) -> dict[str, object]:
