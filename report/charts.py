@@ -91,7 +91,7 @@ def starts_chart(path: Path, title: str, grid: Grid) -> Path:
     ax.set_title(title)
     ax.set_ylabel(f"starts per {grid.step}")
     if layers:
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # beside the bars, never over them
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -168,6 +168,8 @@ def render_html(results: Results, images: dict[str, bytes], shown_buckets: int =
     figures = "\n".join(
         f'<figure><img alt="{_cell(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
         for title, png in images.items())
+    if not results.events:
+        figures = '<p class="note" id="no-events">No start events stored for this period: nothing to chart.</p>'
     shown_note = (f"The last {len(rows)} of {totals} {step}s with start events; every {b} of every host is in "
                   f"starts_per_{b}.csv." if len(rows) < totals else
                   f"All {totals} {step}s with start events; every {b} of every host is in starts_per_{b}.csv.")
@@ -201,7 +203,7 @@ def render_html(results: Results, images: dict[str, bytes], shown_buckets: int =
 def write_report(out: Path, results: Results) -> list[Path]:
     """CSV per table, PNG per chart and ``report.html`` into ``out``; returns the files written."""
     b = results.bucket
-    pngs = {
+    pngs = {} if not results.events else {  # an empty period: no charts of nothing, the page says so
         "Most frequently started services": charts.bar_chart(
             out / "top_services.png", "Most frequently started services",
             [printable(r[1]) for r in results.services], [r[2] for r in results.services], "starts"),
@@ -211,10 +213,11 @@ def write_report(out: Path, results: Results) -> list[Path]:
     }
     shown = [(t, printable(h), n) for t, h, n in results.buckets]
     grid = regroup(shown, over_time(results).step, CHART_HOSTS)
-    pngs[f"Process starts per {grid.step}"] = charts.starts_chart(
-        out / "starts_over_time.png", f"Process starts per {grid.step}", grid)
+    if results.events:
+        pngs[f"Process starts per {grid.step}"] = charts.starts_chart(
+            out / "starts_over_time.png", f"Process starts per {grid.step}", grid)
     axis, hosts, columns, counts = heat(shown, b, SHOWN_HOSTS)
-    if hosts:
+    if hosts and results.events:
         pngs[f"Starts per host and {axis}"] = charts.heat_map(
             out / "starts_heat_map.png", f"When services start: starts per host and {axis}", axis, hosts, columns,
             counts)

@@ -14,7 +14,7 @@ import pytest
 from kos.text import printable
 from report.render import bucket_table, hosts_table, over_time, render_html, render_text, write_report
 from report.spans import heat
-from storage.metrics_tables import Period, Results
+from storage.metrics_tables import UNBOUNDED_FROM, UNBOUNDED_TO, Period, Results
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -160,6 +160,17 @@ def test_an_empty_period_renders():
     assert render_text(empty).splitlines()[0] == "no start events"
     assert parse(render_html(empty, {})).tables[2:] == [[["minute (UTC)", "all hosts"]],
                                                         [["rank", "host", "starts", "share"]]]
+
+
+def test_an_empty_period_draws_no_charts_and_says_so(tmp_path):
+    empty = Results(Period(UNBOUNDED_FROM, UNBOUNDED_TO), "hour", 10, 0, None, None, [], [], [],
+                    datetime(2026, 3, 2, tzinfo=UTC))
+    written = write_report(tmp_path, empty)
+    assert sorted(p.name for p in written) == ["report.html", "starts_per_hour.csv", "top_processes.csv",
+                                               "top_services.csv"]
+    page = (tmp_path / "report.html").read_text()
+    assert "<img" not in page and "No start events stored for this period: nothing to chart." in page
+    assert "<img" in render_html(results(), {"a chart": b"png"})  # with events, the charts are there
 
 
 CHROMIUM = shutil.which("chromium")
