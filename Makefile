@@ -109,13 +109,15 @@ systemd:
 	@if command -v systemd-analyze >/dev/null; then systemd-analyze verify .kos/systemd/*.service; fi
 	@echo "units in .kos/systemd; install: cp .kos/systemd/*.service /etc/systemd/system/ && systemctl daemon-reload"
 
-# Two pytest processes: a JVM's Spark session is made once, and the two folders need different Maven packages.
+# Two pytest runs (the two folders need different Maven packages). The unit tests spread over the cores
+# (pytest-xdist: a worker per core, each with its own SparkSession); the integration tests run one at a time on
+# the one local stack (some stop its broker or its database).
 test: setup lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 	$(VENV)/bin/pytest tests/integration
 
 test-unit: venv
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 lint: venv
 	$(VENV)/bin/ruff check .
