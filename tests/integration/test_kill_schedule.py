@@ -1,6 +1,6 @@
-"""A seeded random schedule of faults: 9 rounds of `kill -9` of a random stage (shipper, transform, load) at a
+"""A seeded random schedule of faults: 20 rounds of `kill -9` of a random stage (shipper, transform, load) at a
 random moment of its run (0.5 to 5 s after it started working: a job after its first micro-batch, so that the
-kill lands among its batches, not in its start-up), while a syslog grows to 200,000 lines and is rotated three
+kill lands among its batches, not in its start-up), while a syslog grows to 500,000 lines and is rotated three
 times the way logrotate does it.
 Afterwards each event line is one row, each unparseable candidate is in kos-dead-letter, and `kos audit` finds
 every file whole.
@@ -29,7 +29,7 @@ STAGES = ("shipper", "transform", "load")
 IMPOSSIBLE = b"2026-02-30T25:61:00+00:00 web-01 systemd[1]: Started Impossible %d."
 
 
-def kill_schedule(seed: int, rounds: int = 9) -> list[tuple[float, str]]:
+def kill_schedule(seed: int, rounds: int = 20) -> list[tuple[float, str]]:
     """(seconds to wait once the stage works, stage to kill) for each round: each stage killed in a third of the
     rounds, in random order, at random moments."""
     rng = random.Random(seed)
@@ -40,8 +40,8 @@ def kill_schedule(seed: int, rounds: int = 9) -> list[tuple[float, str]]:
 
 def test_a_seed_gives_one_schedule():
     assert kill_schedule(7) == kill_schedule(7) != kill_schedule(8)
-    assert len(kill_schedule(7)) == 9
-    assert sorted(Counter(stage for _, stage in kill_schedule(7)).values()) == [3, 3, 3]
+    assert len(kill_schedule(7)) == 20
+    assert sorted(Counter(stage for _, stage in kill_schedule(7)).values()) == [6, 7, 7]
     assert all(0.5 <= wait <= 5.0 for wait, _ in kill_schedule(7))
 
 
@@ -50,8 +50,8 @@ class GrowingLog(threading.Thread):
     every ``rotate_every`` lines rotates the way logrotate does (path.2 -> path.3, path.1 -> path.2, path ->
     path.1, then a new path)."""
 
-    def __init__(self, path: Path, lines: list[bytes], chunk: int = 2000, pause: float = 1.0,
-                 rotate_every: int = 50_000) -> None:
+    def __init__(self, path: Path, lines: list[bytes], chunk: int = 1000, pause: float = 1.0,
+                 rotate_every: int = 125_000) -> None:
         super().__init__(daemon=True)
         self.path, self.lines, self.chunk, self.pause, self.rotate_every = path, lines, chunk, pause, rotate_every
         self.error: BaseException | None = None
@@ -108,7 +108,7 @@ def test_a_seeded_schedule_of_kill_9_while_the_log_grows_and_rotates(cfg, pipeli
     schedule = kill_schedule(seed)
     replay = f"seed {seed} (replay: KOS_TEST_KILL_SEED={seed})"
     print(f"kill schedule, {replay}: {schedule}")
-    lines, events, dead = syslog_lines(tmp_path, 200_000)
+    lines, events, dead = syslog_lines(tmp_path, 500_000)
     (tmp_path / "log").mkdir()
     log = tmp_path / "log" / "syslog"
     env = {**pipeline_env, "KOS_SHIPPER_ROTATED": "{path}.1,{path}.2"}
