@@ -27,6 +27,7 @@ from tests.support.submit import BIN, PROJECT
 
 STAGES = ("shipper", "transform", "load")
 IMPOSSIBLE = b"2026-02-30T25:61:00+00:00 web-01 systemd[1]: Started Impossible %d."
+FILLER = b"2026-03-02T00:00:00+00:00 web-01 systemd[1]: Started Filler %d."
 
 
 def kill_schedule(seed: int, rounds: int = 20) -> list[tuple[float, str]]:
@@ -48,7 +49,8 @@ def test_a_seed_gives_one_schedule():
 class GrowingLog(threading.Thread):
     """Appends ``lines`` to ``path`` a chunk every ``pause`` seconds (all at once after ``hurry`` is set), and
     every ``rotate_every`` lines rotates the way logrotate does (path.2 -> path.3, path.1 -> path.2, path ->
-    path.1, then a new path)."""
+    path.1, then a new path). Should the schedule outlast the lines, it goes on appending ``FILLER`` start events
+    (counted in ``filler``) until hurried: a job restarted late must still find batches to work on."""
 
     def __init__(self, path: Path, lines: list[bytes], chunk: int = 1000, pause: float = 1.0,
                  rotate_every: int = 125_000) -> None:
@@ -56,6 +58,7 @@ class GrowingLog(threading.Thread):
         self.path, self.lines, self.chunk, self.pause, self.rotate_every = path, lines, chunk, pause, rotate_every
         self.error: BaseException | None = None
         self.hurry = threading.Event()
+        self.filler = 0
         self._append(0)
 
     def _append(self, start: int) -> None:
@@ -75,6 +78,10 @@ class GrowingLog(threading.Thread):
                 if start % self.rotate_every == 0:
                     self._rotate()
                 self._append(start)
+            while not self.hurry.wait(self.pause):
+                with open(self.path, "ab") as f:
+                    f.write(b"".join(FILLER % (self.filler + i) + b"\n" for i in range(10)))
+                self.filler += 10
         except BaseException as exc:  # re-raised by files()
             self.error = exc
 
@@ -120,6 +127,7 @@ def test_a_seeded_schedule_of_kill_9_while_the_log_grows_and_rotates(cfg, pipeli
             time.sleep(wait)
             stages.kill(stage)
         files = writer.files()
+        events += writer.filler
         stages.wait_for_rows(db, events, timeout=900)
         deadline = time.monotonic() + 300
         while len(read_topic(tuple(cfg.kafka.bootstrap_servers), env["KOS_KAFKA_DEAD_LETTER_TOPIC"])) < dead:
@@ -138,5 +146,6 @@ def test_a_seeded_schedule_of_kill_9_while_the_log_grows_and_rotates(cfg, pipeli
                                                 line)) for line in said]
     assert [sum(c[i] for c in counts) for i in range(3)] == [events, events, dead], (replay, said)
     assert all(line.startswith("OK ") and line.endswith("; 0 events not shipped yet") for line in said), said
-    print(f"{replay}: {events} events, {dead} dead letters in {len(files)} files; kills {stages.kills}; "
+    print(f"{replay}: {events} events ({writer.filler} of them filler), {dead} dead letters in {len(files)} files; "
+          f"kills {stages.kills}; "
           f"stages that stopped on their own: {stages.restarts}")
