@@ -31,15 +31,14 @@ from typing import Any
 from kos.config import Config, seconds
 from kos.errors import KosError
 from kos.text import printable
-from kosctl.alerts import line
+from kosctl.alerts import FIELDS, line
 from storage.database import Database, failing_as
 
-__all__ = ["Notifier", "alert", "due", "undelivered"]
+__all__ = ["Notifier", "alert", "due", "saved", "state_path", "undelivered"]
 
 log = logging.getLogger(__name__)
 
 ALERTNAME = "KosRestartStorm"
-FIELDS = ("host", "service", "process", "first_start", "last_start", "starts", "updated_at")
 HORIZON = timedelta(hours=1)  # how long after its window a storm is still looked at (its resolution posted)
 BACKOFF = (1, 2, 5, 10, 30, 60)
 
@@ -83,11 +82,20 @@ def due(storms: list[Mapping[str, Any]], delivered: Mapping[str, list[Any]], win
     return found
 
 
+def saved(path: Path) -> dict[str, Any]:
+    """What the notifier last wrote (its URL, updates not delivered, last error, what was delivered); {} if none."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def undelivered(cfg: Config) -> int:
     """Storm updates Alertmanager has not accepted yet, as the notifier last wrote them."""
     try:
-        return int(json.loads(state_path(cfg).read_text()).get("undelivered", 0))
-    except (OSError, ValueError, AttributeError):
+        return int(saved(state_path(cfg)).get("undelivered", 0))
+    except (TypeError, ValueError):
         return 0
 
 
@@ -116,17 +124,12 @@ class Notifier:
         self.window = timedelta(seconds=seconds(cfg.alerts.storm_window))
         self.path = state_path(cfg)
         self.say, self.send = say, send
-        self.delivered: dict[str, list[Any]] = self._read()
+        delivered = saved(self.path).get("delivered")
+        self.delivered: dict[str, list[Any]] = delivered if isinstance(delivered, dict) else {}
         self.failures = 0
         self.retry_at = 0.0
         self.pending = 0
         self.failing = False
-
-    def _read(self) -> dict[str, list[Any]]:
-        try:
-            return dict(json.loads(self.path.read_text()).get("delivered", {}))
-        except (OSError, ValueError, AttributeError):
-            return {}
 
     def _write(self, error: str = "") -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,12 +18,11 @@ from typing import Any
 from kos.config import Config, seconds
 from kos.errors import KosError
 from kos.prometheus import Family, exposition
+from kosctl.alertmanager import undelivered
+from kosctl.status import status
 from storage.database import Database, failing_as
 
 __all__ = ["Exporter", "families"]
-
-QUERIES = ("transform", "load", "live")
-
 
 def families(entries: Sequence[Mapping[str, Any]], storms: tuple[int, int] | None, undelivered: int | None,
              errors: int, now: float) -> list[Family]:
@@ -90,18 +89,16 @@ class Exporter:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        self.db = Database.from_config(cfg, "metrics")
         self.errors = 0
         self._lock = threading.Lock()  # scrapes may come together; the error count is shared
 
     def render(self) -> str:
-        from kosctl.alertmanager import undelivered
-        from kosctl.status import status
-
         entries = status(self.cfg)
         errors = sum(1 for e in entries if isinstance(e.get("lag"), str))
         try:
-            storms: tuple[int, int] | None = storm_counts(Database.from_config(self.cfg, "metrics"),
-                                                          seconds(self.cfg.alerts.storm_window), datetime.now(UTC))
+            storms: tuple[int, int] | None = storm_counts(self.db, seconds(self.cfg.alerts.storm_window),
+                                                          datetime.now(UTC))
         except KosError:
             storms, errors = None, errors + 1
         pending = undelivered(self.cfg) if self.cfg.alerts.alertmanager_url else None

@@ -23,6 +23,7 @@ from typing import Any
 from kos.config import Config
 from kos.summary import status_path
 from kos.text import printable, show_path
+from kosctl.alertmanager import saved, state_path
 
 __all__ = ["committed_offsets", "job_status", "main", "status"]
 
@@ -180,10 +181,7 @@ def delivery(cfg: Config) -> dict[str, Any] | None:
     """What the Alertmanager notifier of `kos run` last wrote (kosctl/alertmanager.py), or None if none is set."""
     if not cfg.alerts.alertmanager_url:
         return None
-    try:
-        said = json.loads((cfg.state_dir / "run" / "alertmanager.json").read_text())
-    except (OSError, ValueError):
-        said = {}
+    said = saved(state_path(cfg))
     return {"stage": "alertmanager", "url": cfg.alerts.alertmanager_url, "undelivered": said.get("undelivered", 0),
             "last_error": said.get("last_error", ""), "delivered": len(said.get("delivered", {}))}
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import operators
-from tests.support.operators import Alertmanager, free_port, prometheus
+from tests.support.operators import Alertmanager, prometheus
+from tests.support.ports import free_port
 from tests.support.submit import BIN, PROJECT
 from tests.support.waiting import wait_for
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from shipper.records import CUT_MARKER
 from shipper.ship import ShipOptions, Shipper
 from shipper.tail import TailOptions
 from tests.support.kafka import read_topic, shipped_lines
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -291,13 +291,6 @@ def test_partial_last_line_completed_later(cfg, topic, tmp_path):
         f.write(b" line\n")
     subprocess.run(cli("--once"), env=cli_env(topic, log, cp), check=True, capture_output=True)
     assert topic_lines(cfg, topic) == [b"whole line", b"half of a line"]
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the kernel's pick for an ephemeral bind)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_metrics_endpoint_reports_lag_and_totals(cfg, topic, tmp_path):

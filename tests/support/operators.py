@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -15,13 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def needs(program: str) -> str:
@@ -29,7 +23,6 @@ def needs(program: str) -> str:
     if found is None:
         pytest.fail(f"{program} is not installed: `make setup` installs it (Debian's prometheus packages)")
     return found
-
 
 
 def _ready(url: str) -> bool:
