@@ -109,12 +109,14 @@ systemd:
 	@if command -v systemd-analyze >/dev/null; then systemd-analyze verify .kos/systemd/*.service; fi
 	@echo "units in .kos/systemd; install: cp .kos/systemd/*.service /etc/systemd/system/ && systemctl daemon-reload"
 
-# Two pytest runs (the two folders need different Maven packages). The unit tests spread over the cores
-# (pytest-xdist: a worker per core, each with its own SparkSession); the integration tests run one at a time on
-# the one local stack (some stop its broker or its database).
+# Two pytest runs (the two folders need different Maven packages), each spread by pytest-xdist: the unit tests
+# over the cores (a worker per core, each with its own SparkSession); the integration tests over two workers,
+# each with a local stack of its own (tests/support/workers.py: some tests stop its broker or its database), a
+# module's tests on one worker (loadfile: a module's fixture, such as a cluster, is made once; loadgroup's marks
+# are ignored with pytest 9.2, pytest-xdist issue 1386).
 test: setup lint
 	$(VENV)/bin/pytest -n auto
-	$(VENV)/bin/pytest tests/integration
+	$(VENV)/bin/pytest tests/integration -n 2 --dist loadfile
 
 test-unit: venv
 	$(VENV)/bin/pytest -n auto

@@ -1,6 +1,7 @@
-"""Integration tests: the real local stack (Kafka, MariaDB) started once per session unless it runs already, a
-SparkSession with the connectors the jobs need, fresh topics and checkpoints per test, and a runner that runs a
-job's query in this session's JVM (what a test not about a process's start-up uses instead of spark-submit)."""
+"""Integration tests: the real local stack (Kafka, MariaDB) started once per session unless it runs already (one
+stack per pytest-xdist worker: tests/support/workers.py), a SparkSession with the connectors the jobs need, fresh
+topics and checkpoints per test, and a runner that runs a job's query in this session's JVM (what a test not about
+a process's start-up uses instead of spark-submit)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,41 @@ from kosctl.stack.mariadb import MariaDBStack
 from kosctl.stack.process import running_pid
 from storage.database import TABLES
 from tests.support.spark import local_session
+
+_STARTED: list = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A worker gets its own stack's settings before any fixture reads them; the controller (or a run without
+    workers) starts the project's stack first, which makes the files every worker's stack shares."""
+    from tests.support import workers
+
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is None:
+        _STARTED.extend(workers.prepare(kos_config.load()))
+        return
+    project = kos_config.load()
+    os.environ.update(workers.stack_env(project, worker))
+    workers.share_state(project, kos_config.load())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not os.environ.get("KOS_TEST_KEEP_STACK"):
+        for stack in reversed(_STARTED):
+            stack.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests first, so that the workers end together rather than one waiting out a long test
+    alone; each module's tests stay together, in their order, so a module's fixture is made once."""
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow = {module(item) for item in items if item.get_closest_marker("slow")}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(module(item), index)
+    items.sort(key=lambda item: (module(item) not in slow, first[module(item)]))
 
 
 def _for_the_session(stack: KafkaStack | MariaDBStack) -> Iterator:

@@ -13,11 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobs import live
+from kos import config as kos_config
 from kosctl.stack.topics import delete_topics, ensure_topics
 from kosproto.descriptors import message_class
 from tests.support.events import event_records, store_events
 from tests.support.kafka import read_topic
 from tests.support.submit import CHECKED_IN, kos
+
+SERVERS = kos_config.load().kafka.bootstrap_servers  # this worker's broker (tests/support/workers.py)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,7 +51,7 @@ def start(t: datetime, host: str, service: str, n: int, process: str = "systemd"
 def produce(spark, topic: str, rows: list[tuple]) -> None:
     """The rows as parsed records, in order, on partition 0 (so that batches cut by record count are exact)."""
     (event_records(spark, rows, topic).coalesce(1).select("value", "headers", "partition")
-     .write.format("kafka").option("kafka.bootstrap.servers", "127.0.0.1:9092").option("topic", topic).save())
+     .write.format("kafka").option("kafka.bootstrap.servers", ",".join(SERVERS)).option("topic", topic).save())
 
 
 def run_live(capsys) -> str:
@@ -125,7 +128,7 @@ def test_a_crash_loop_is_one_alert_that_grows_across_a_restart(spark, db, live_e
     run_live(capsys)  # the live query started again from its checkpoint: the same storm grows
 
     assert table(db, query) == [("web", "Flaky Service", "systemd", loop[0][0], loop[-1][0], 7)]
-    records = read_topic(("127.0.0.1:9092",), live_env["ALERTS"])
+    records = read_topic(SERVERS, live_env["ALERTS"])
     storm = message_class(CHECKED_IN.read_bytes(), "kos.v1.RestartStorm")
     sent = [storm.FromString(r.value) for r in records]
     assert {r.key for r in records} == {f"web:Flaky Service:{loop[0][0].isoformat()}".encode()}

@@ -3,6 +3,8 @@ account that requires TLS refuses a plain connection."""
 
 from __future__ import annotations
 
+import os
+
 import mysql.connector
 import pytest
 from mysql.connector import errors as mysql_errors
@@ -19,7 +21,7 @@ SSL_VERSION = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHER
 
 @pytest.fixture
 def tls_cfg(mariadb) -> kos_config.Config:
-    return kos_config.load(environ={"KOS_MYSQL_TLS": "true"})
+    return kos_config.load(environ={**os.environ, "KOS_MYSQL_TLS": "true"})
 
 
 def test_python_client_speaks_tls_and_verifies_the_server(tls_cfg, db):
@@ -41,7 +43,8 @@ def test_a_server_certificate_from_another_ca_is_refused(tls_cfg, db, tmp_path):
     base = Database.from_config(tls_cfg, "metrics")
     impostor_ca = Database(base.host, base.port, base.database, base.user, base.password, ssl_ca=str(other.cert),
                            truststore=base.truststore, truststore_password=base.truststore_password)
-    with pytest.raises(DatabaseError, match="cannot connect to MySQL at 127.0.0.1:3306 as kos_metrics: .*certificate"):
+    refused = f"cannot connect to MySQL at 127.0.0.1:{base.port} as kos_metrics: .*certificate"
+    with pytest.raises(DatabaseError, match=refused):
         with impostor_ca.connect():
             pass
 

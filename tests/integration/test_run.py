@@ -241,14 +241,14 @@ def test_a_query_that_keeps_failing_stops_kos_run_with_its_own_last_error_line(r
             conn.commit()
 
 
-def test_kos_run_refuses_a_cluster_without_its_topics(run_env, tmp_path):
+def test_kos_run_refuses_a_cluster_without_its_topics(cfg, run_env, tmp_path):
     env = dict(run_env, KOS_KAFKA_ALERTS_TOPIC="kos-test-never-made")
     done = subprocess.run([str(BIN / "kos"), "run", "--path", str(tmp_path / "syslog")], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "kos run: Kafka at 127.0.0.1:9092 has no topic kos-test-never-made; create it (`kos stack start` creates "
-        "the pipeline's topics on the local stack)"]
+        f"kos run: Kafka at {cfg.kafka.bootstrap_servers[0]} has no topic kos-test-never-made; create it "
+        "(`kos stack start` creates the pipeline's topics on the local stack)"]
     assert not (Path(env["KOS_STACK_STATE_DIR"]) / "run" / "state.json").exists()
 
 

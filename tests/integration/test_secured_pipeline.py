@@ -23,6 +23,7 @@ from kos.kafka_client import spark_options
 from kosctl.commands import spark_submit as spark_submit_command
 from tests.support.kafka import over
 from tests.support.pipeline import rows, table
+from tests.support.ports import free_port
 from tests.support.submit import BIN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -49,18 +50,17 @@ def leaks(found: dict[str, str], paths: list[Path], texts: dict[str, str]) -> li
                   if secret in text]
 
 
-def environment_page() -> str:
-    """The Spark UI's environment page of the running application (its JSON, what the tab shows)."""
-    for port in range(4040, 4050):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/applications", timeout=2) as response:
-                app = json.load(response)[0]["id"]
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/applications/{app}/environment",
-                                        timeout=5) as response:
-                return response.read().decode()
-        except (OSError, IndexError, ValueError):
-            continue
-    return ""
+def environment_page(port: int) -> str:
+    """The Spark UI's environment page of the application on ``port`` (its JSON, what the tab shows); "" until it
+    answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/applications", timeout=2) as response:
+            app = json.load(response)[0]["id"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/applications/{app}/environment",
+                                    timeout=5) as response:
+            return response.read().decode()
+    except (OSError, IndexError, ValueError):
+        return ""
 
 
 EXPECTED_ROWS = [
@@ -115,14 +115,17 @@ def test_the_jobs_over_mutual_tls_give_the_same_rows_and_show_no_secret_even_in_
 
     step("ship", [sys.executable, "-m", "shipper", "--once", "--no-progress", "--path", str(SPEC)])
     assert "6 events, 1 dead letters" in step("transform", submit("transform", "--year", "2026"))
-    load = subprocess.Popen(submit("load", "--processing-time", "2 seconds"), env=env, cwd=PROJECT,
+    ui = free_port()  # the load's own UI, not another test's job on 4040
+    argv = submit("load", "--processing-time", "2 seconds")
+    argv[1:1] = ["--conf", f"spark.ui.port={ui}"]
+    load = subprocess.Popen(argv, env=env, cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         page = ""
         while not page or rows(db)[0] < 6:
             assert time.monotonic() < deadline and load.poll() is None, "the load did not get going"
-            page = page or environment_page()
+            page = page or environment_page(ui)
             time.sleep(1)
         outputs["spark ui environment"] = page
         assert "spark.kos.protobuf.implementation" in page  # it is the job's page

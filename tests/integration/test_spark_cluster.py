@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -82,7 +83,7 @@ def test_metrics_job_runs_on_the_cluster_and_shows_in_the_history(cfg, cluster, 
 def test_the_metrics_dag_reaches_the_cluster_through_its_connection_only(cfg, cluster, airflow_env, spark, db,
                                                                         loader):
     """The same DAG, with spark_default built from KOS_SPARK_MASTER=spark://...: the run is a cluster application."""
-    on_cluster = kos_config.load(environ={"KOS_SPARK_MASTER": cluster.url})
+    on_cluster = kos_config.load(environ={**os.environ, "KOS_SPARK_MASTER": cluster.url})
     airflow_env["AIRFLOW_CONN_SPARK_DEFAULT"] = environment(on_cluster)["AIRFLOW_CONN_SPARK_DEFAULT"]
     since = time.time()
     run_metrics_dag(airflow_env, spark, loader, "2026-05-01T09:00:00+00:00")
