@@ -113,10 +113,10 @@ systemd:
 # over the cores (a worker per core, each with its own SparkSession); the integration tests over two workers,
 # each with a local stack of its own (tests/support/workers.py: some tests stop its broker or its database), a
 # module's tests on one worker (loadfile: a module's fixture, such as a cluster, is made once; loadgroup's marks
-# are ignored with pytest 9.2, pytest-xdist issue 1386), the longest modules first (tests/integration/conftest.py).
+# are ignored with pytest 9.2, pytest-xdist issue 1386).
 test: setup lint
 	$(VENV)/bin/pytest -n auto
-	$(VENV)/bin/pytest tests/integration -n 2 --dist loadfile --no-loadscope-reorder
+	$(VENV)/bin/pytest tests/integration -n 2 --dist loadfile
 
 test-unit: venv
 	$(VENV)/bin/pytest -n auto

@@ -46,14 +46,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             stack.stop()
 
 
-# The modules that take longest (`--durations`: the kill schedule alone ~5 minutes on two busy cores), started
-# first so that the two workers end together rather than one waiting out a long module alone.
-LONGEST = ("test_kill_schedule.py", "test_faults.py", "test_pipeline.py", "test_secured_pipeline.py", "test_run.py")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest modules first, then those with slow tests; each module's tests stay together in their order
-    (`make test` hands a module to one worker: --dist loadfile --no-loadscope-reorder)."""
+    """Modules with slow tests first, so that the workers end together rather than one waiting out a long test
+    alone; each module's tests stay together, in their order, so a module's fixture is made once."""
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
 
@@ -61,13 +56,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first: dict[str, int] = {}
     for index, item in enumerate(items):
         first.setdefault(module(item), index)
-
-    def rank(item: pytest.Item) -> tuple[int, int]:
-        name = module(item).rsplit("/", 1)[-1]
-        group = LONGEST.index(name) if name in LONGEST else len(LONGEST) + (module(item) not in slow)
-        return group, first[module(item)]
-
-    items.sort(key=rank)
+    items.sort(key=lambda item: (module(item) not in slow, first[module(item)]))
 
 
 def _for_the_session(stack: KafkaStack | MariaDBStack) -> Iterator:
