@@ -18,8 +18,8 @@ from jobs.recipes import KAFKA, MYSQL
 from kos import config as kos_config
 from kosctl.stack.kafka import KafkaStack
 from kosctl.stack.mariadb import MariaDBStack
-from kosctl.stack.process import running_pid
 from storage.database import TABLES
+from tests.support import workers
 from tests.support.spark import local_session
 
 _STARTED: list = []
@@ -28,8 +28,6 @@ _STARTED: list = []
 def pytest_configure(config: pytest.Config) -> None:
     """A worker gets its own stack's settings before any fixture reads them; the controller (or a run without
     workers) starts the project's stack first, which makes the files every worker's stack shares."""
-    from tests.support import workers
-
     worker = getattr(config, "workerinput", {}).get("workerid")
     if worker is None:
         if not config.option.collectonly:
@@ -41,14 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if not os.environ.get("KOS_TEST_KEEP_STACK"):
-        for stack in reversed(_STARTED):
-            stack.stop()
+    workers.stop(_STARTED)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with slow tests first, so that the workers end together rather than one waiting out a long test
-    alone; each module's tests stay together, in their order, so a module's fixture is made once."""
+    """Modules with slow tests before the others, each module's tests together and in their order, so that a
+    module's fixture is made once (xdist's loadfile then hands out the modules with most tests first; this order
+    decides among those with as many)."""
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
 
@@ -61,11 +58,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _for_the_session(stack: KafkaStack | MariaDBStack) -> Iterator:
     """Start a local service unless it runs already; stop it at the end only if it was started here."""
-    started_here = running_pid(stack.pid_file) is None
-    stack.start()
+    started = workers.start(stack)
     yield stack
-    if started_here and not os.environ.get("KOS_TEST_KEEP_STACK"):
-        stack.stop()
+    workers.stop([stack] if started else [])
 
 
 @pytest.fixture(scope="session")

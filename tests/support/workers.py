@@ -9,23 +9,24 @@ workers ever make one file at once."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kos import config as kos_config
+
+if TYPE_CHECKING:
+    from kosctl.stack.kafka import KafkaStack
+    from kosctl.stack.mariadb import MariaDBStack
 
 PORTS = ("kafka_port", "kafka_controller_port", "kafka_sasl_ssl_port", "kafka_ssl_port", "mariadb_port",
          "spark_master_port", "spark_master_ui_port", "spark_worker_ui_port", "spark_history_port", "airflow_port")
 SHARED = ("tls", "lib")  # the local CA and the broker's jars: every worker's stack uses the project's
 
 
-def number(worker: str) -> int:
-    """0 for ``gw0`` (or no worker: a run without xdist), N for ``gwN``."""
-    return int(worker.removeprefix("gw") or 0)
-
-
 def stack_env(cfg: kos_config.Config, worker: str) -> dict[str, str]:
     """The KOS_* settings that give ``worker`` its own stack ({} for the first worker: the project's stack)."""
-    n = number(worker)
+    n = int(worker.removeprefix("gw"))
     if n == 0:
         return {}
     shift = 20_000 + 1_000 * (n - 1)
@@ -49,16 +50,26 @@ def share_state(cfg: kos_config.Config, worker_cfg: kos_config.Config) -> None:
             link.symlink_to(cfg.state_dir / name, target_is_directory=True)
 
 
-def prepare(cfg: kos_config.Config) -> list:
-    """Start the project's stack (the first worker's) unless it runs, which makes the CA, secrets and jars every
-    worker shares; the stacks started here, for ``finish``."""
-    from kosctl.stack.kafka import KafkaStack
-    from kosctl.stack.mariadb import MariaDBStack
+def start(stack: KafkaStack | MariaDBStack) -> bool:
+    """Start a local service (`kos stack`) unless it runs already; True if it was started here."""
     from kosctl.stack.process import running_pid
 
-    started = []
-    for stack in (KafkaStack(cfg), MariaDBStack(cfg)):
-        if running_pid(stack.pid_file) is None:
-            started.append(stack)
-        stack.start()
+    started = running_pid(stack.pid_file) is None
+    stack.start()
     return started
+
+
+def stop(stacks: list[KafkaStack | MariaDBStack]) -> None:
+    """Stop the services a test process started, unless KOS_TEST_KEEP_STACK keeps them for the next run."""
+    if not os.environ.get("KOS_TEST_KEEP_STACK"):
+        for stack in reversed(stacks):
+            stack.stop()
+
+
+def prepare(cfg: kos_config.Config) -> list[KafkaStack | MariaDBStack]:
+    """Start the project's stack (the first worker's) unless it runs, which makes the CA, secrets and jars every
+    worker shares; the services started here, for ``stop`` at the end of the run."""
+    from kosctl.stack.kafka import KafkaStack
+    from kosctl.stack.mariadb import MariaDBStack
+
+    return [stack for stack in (KafkaStack(cfg), MariaDBStack(cfg)) if start(stack)]
