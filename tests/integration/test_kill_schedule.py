@@ -1,6 +1,6 @@
 """A seeded random schedule of faults: 20 rounds of `kill -9` of a random stage (shipper, transform, load) at a
 random moment of its run (0.5 to 5 s after it started working: a job after its first micro-batch, so that the
-kill lands among its batches, not in its start-up), while a syslog grows to 500,000 lines and is rotated three
+kill lands among its batches, not in its start-up), while a syslog grows to 240,000 lines and is rotated three
 times the way logrotate does it.
 Afterwards each event line is one row, each unparseable candidate is in kos-dead-letter, and `kos audit` finds
 every file whole.
@@ -53,7 +53,7 @@ class GrowingLog(threading.Thread):
     (counted in ``filler``) until hurried: a job restarted late must still find batches to work on."""
 
     def __init__(self, path: Path, lines: list[bytes], chunk: int = 1000, pause: float = 1.0,
-                 rotate_every: int = 125_000) -> None:
+                 rotate_every: int = 60_000) -> None:
         super().__init__(daemon=True)
         self.path, self.lines, self.chunk, self.pause, self.rotate_every = path, lines, chunk, pause, rotate_every
         self.error: BaseException | None = None
@@ -115,7 +115,7 @@ def test_a_seeded_schedule_of_kill_9_while_the_log_grows_and_rotates(cfg, pipeli
     schedule = kill_schedule(seed)
     replay = f"seed {seed} (replay: KOS_TEST_KILL_SEED={seed})"
     print(f"kill schedule, {replay}: {schedule}")
-    lines, events, dead = syslog_lines(tmp_path, 500_000)
+    lines, events, dead = syslog_lines(tmp_path, 240_000)
     (tmp_path / "log").mkdir()
     log = tmp_path / "log" / "syslog"
     env = {**pipeline_env, "KOS_SHIPPER_ROTATED": "{path}.1,{path}.2"}
