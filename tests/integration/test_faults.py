@@ -1,7 +1,10 @@
 """Exactly once through transform and load, on the real stack, whatever fails: `kill -9` of the transform
 mid-batch (in micro-batches and in real-time mode, restarted with another trigger on the same checkpoint), `kill -9`
 of the load between its write and its commit and between its commit and Spark's, MariaDB stopped under a running
-load, the broker stopped under running jobs. Afterwards every event line is in process_events exactly once."""
+load, the broker stopped under running jobs. Afterwards every event line is in process_events exactly once.
+
+The processes that are killed or stopped are `spark-submit`s of their own, as `kos job` starts them; what runs
+before and after them (a restart on the same checkpoint, the other job) runs in the test session's JVM."""
 
 from __future__ import annotations
 
@@ -12,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from jobs.load import LOAD
+from jobs.transform import TRANSFORM
 from tests.support.fault_points import KILL_AT
 from tests.support.pipeline import RunningJobs, finish, job, records_in, rows, running, ship, write_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-
-def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, db, tmp_path):
+def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, in_session, db, tmp_path):
     """Killed inside a micro-batch of a processing-time query (its offsets logged, its commit not), the transform
     restarted with another trigger (as the DAG's --available-now follows `kos run`) runs that batch again from the
     checkpoint; the load then makes each event one row."""
@@ -43,16 +47,14 @@ def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, db, tmp_pa
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert running_batch(checkpoint) == batch, "the batch ended before the kill reached it"
-    restarted = job("transform", pipeline_env, "--available-now")
-    out = finish(restarted)
-    assert restarted.returncode == 0, out[-3000:]
-    assert f"kos-transform batch {batch}:" in out, out[-3000:]  # the killed batch, run again
-    loaded = finish(job("load", pipeline_env, "--available-now"))
-    assert "kos-load:" in loaded, loaded[-3000:]
+    in_session(TRANSFORM, "--available-now")
+    assert (checkpoint / "commits" / str(batch)).exists()  # the killed batch, run again and committed this time
+    in_session(LOAD, "--available-now")
     assert rows(db) == (events, events)
 
 
-def test_kill_9_of_the_transform_in_real_time_mode_then_restart_with_available_now(cfg, pipeline_env, db, tmp_path):
+def test_kill_9_of_the_transform_in_real_time_mode_then_restart_with_available_now(cfg, pipeline_env, in_session, db,
+                                                                                   tmp_path):
     """Killed in real-time mode (as `kos run` runs it) after it wrote records of a batch it had not committed, the
     transform restarted on the same checkpoint with --available-now (as the DAG runs it) writes that batch's records
     again; the load stores each event once."""
@@ -72,11 +74,11 @@ def test_kill_9_of_the_transform_in_real_time_mode_then_restart_with_available_n
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     written_before = records_in(python_settings(cfg), parsed)
-    restarted = finish(job("transform", pipeline_env, "--available-now"))
-    assert f"{events} events" in restarted, restarted[-3000:]  # the whole uncommitted batch, written again
+    restarted = in_session(TRANSFORM, "--available-now")
+    assert restarted.get("events") == events, restarted["line"]  # the whole uncommitted batch, written again
     assert records_in(python_settings(cfg), parsed) == written_before + events
-    loaded = finish(job("load", pipeline_env, "--available-now"))
-    assert f"{events} rows added, {written_before} already present" in loaded, loaded[-3000:]
+    loaded = in_session(LOAD, "--available-now")
+    assert (loaded.get("added"), loaded.get("present", 0)) == (events, written_before), loaded["line"]
     assert rows(db) == (events, events)
 
 
@@ -91,7 +93,7 @@ def running_batch(checkpoint: Path) -> int | None:
 
 
 @pytest.mark.parametrize("window", ["written", "committed"])
-def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, db, tmp_path, window):
+def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, in_session, db, tmp_path, window):
     """The load writes a batch's rows and its ledger row in one transaction. written: they are written, not
     committed, when the job is killed: nothing is stored, and the restart adds every row. committed: they are
     committed and Spark has not recorded the batch: the restart runs the batch again, finds it in the ledger and
@@ -99,23 +101,22 @@ def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, db, tmp_
     log = tmp_path / "syslog"
     events = write_log(log, 60_000, seed=11)
     ship(pipeline_env, log)
-    assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+    in_session(TRANSFORM, "--available-now")
     crashed = job("load", pipeline_env, "--available-now", **{KILL_AT: window})
     finish(crashed)
     assert crashed.returncode == -signal.SIGKILL
     stored, _ = rows(db)
     assert rows(db) == ((0, 0) if window == "written" else (events, events))
-    again = finish(job("load", pipeline_env, "--available-now"))
-    assert "kos-load:" in again, again[-3000:]
-    assert f"{events - stored} rows added, {stored} already present" in again
+    again = in_session(LOAD, "--available-now")
+    assert (again.get("added", 0), again.get("present", 0)) == (events - stored, stored), again["line"]
     assert rows(db) == (events, events)
 
 
-def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, db, mariadb, tmp_path):
+def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, in_session, db, mariadb, tmp_path):
     log = tmp_path / "syslog"
     first = write_log(log, 20_000, seed=3)
     ship(pipeline_env, log)
-    assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+    in_session(TRANSFORM, "--available-now")
     with running(job("load", pipeline_env, "--processing-time", "2 seconds")) as proc:
         deadline = time.monotonic() + 300
         while rows(db)[0] < first:
@@ -126,7 +127,7 @@ def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, db, mariad
             more = tmp_path / "more"
             second = write_log(more, 20_000, seed=4)
             ship(pipeline_env, more)
-            assert "kos-transform:" in finish(job("transform", pipeline_env, "--available-now"))
+            in_session(TRANSFORM, "--available-now")
             out = finish(proc, timeout=600)  # the next batch cannot reach MySQL: the query ends, saying why
             assert proc.returncode == 1, out[-3000:]
             said = [line for line in out.splitlines() if line.startswith("kos-load:")]
@@ -134,8 +135,8 @@ def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, db, mariad
                 out[-3000:]
         finally:
             mariadb.start()
-    again = finish(job("load", pipeline_env, "--available-now"))
-    assert f"{second} rows added, 0 already present" in again, again[-3000:]
+    again = in_session(LOAD, "--available-now")
+    assert (again.get("added"), again.get("present", 0)) == (second, 0), again["line"]
     assert rows(db) == (first + second, first + second)
 
 
