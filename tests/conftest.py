@@ -14,7 +14,7 @@ from kos import config as kos_config
 # Every Spark JVM the tests start (the session's own, each spark-submit, the jobs `kos run` and Airflow start: they
 # inherit this environment) lives seconds to minutes over a few thousand rows, so most of its CPU goes to compiling
 # code it will not run long. C1 alone compiles what it runs, and the serial collector does for such heaps; a start-up
-# then costs about half the CPU, which is what the suite is short of on 2 cores. The jobs KOS ships keep the JVM's
+# then costs far less CPU, which is what the suite is short of on 2 cores. The jobs KOS ships keep the JVM's
 # defaults. A SPARK_SUBMIT_OPTS set beforehand wins.
 os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
