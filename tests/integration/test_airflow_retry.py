@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from tests.support.pipeline import rows, table
 from tests.support.ports import free_port
 from tests.support.submit import PROJECT
+from tests.support.waiting import answers, wait_for
 from tests.unit.kosctl.test_dags import airflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,10 +44,9 @@ class AirflowServices:
         # The API server first, healthy before any task can start: a task's supervisor gives up on an execution API
         # that does not answer within its ~30 s of retries, and the try then fails before the task has run.
         self.start("api-server")
-        deadline = time.monotonic() + 180
-        while not self.healthy():
-            assert time.monotonic() < deadline and all(p.poll() is None for p in self.procs), self.logs()
-            time.sleep(1)
+        wait_for(lambda: answers(f"{self.url}/api/v2/monitor/health", timeout=5) or self.procs[0].poll() is not None,
+                 180, "the Airflow API server to answer")
+        assert self.procs[0].poll() is None, self.logs()
         self.start("scheduler", "--skip-serve-logs")
         self.start("dag-processor")
         return self
@@ -57,13 +56,6 @@ class AirflowServices:
         self.procs.append(subprocess.Popen([str(Path(sys.executable).with_name("airflow")), command, *args],
                                            env=self.env, cwd=PROJECT, stdout=output, stderr=subprocess.STDOUT,
                                            start_new_session=True))
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
 
     def logs(self) -> str:
         return "\n".join(p.read_text()[-2000:] for p in sorted(self.folder.glob("airflow-*.log")))

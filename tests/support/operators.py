@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ports import free_port
-from tests.support.waiting import wait_for
+from tests.support.waiting import answers, wait_for
 
 
 def needs(program: str) -> str:
@@ -25,20 +25,12 @@ def needs(program: str) -> str:
     return found
 
 
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 @contextmanager
 def _serving(argv: list[str], ready: str, log: Path) -> Iterator[None]:
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: _ready(ready) or proc.poll() is not None, 60, f"{argv[0]} to answer")
+        wait_for(lambda: answers(ready) or proc.poll() is not None, 60, f"{argv[0]} to answer")
         assert proc.poll() is None, log.read_text()[-3000:]
         yield
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -19,3 +20,12 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, every: float
             return found
         assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
         time.sleep(every)
+
+
+def answers(url: str, timeout: float = 2) -> bool:
+    """Whether an HTTP GET of ``url`` answers 200 now (a server that is not up yet answers False)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
