@@ -26,7 +26,8 @@ from kos.config import Config
 from kos.errors import KosError
 from kos.kafka_client import spark_options
 
-__all__ = ["QueryFailed", "Trigger", "await_query", "cause", "input_rows", "read_topic", "send", "start"]
+__all__ = ["QueryFailed", "Trigger", "await_query", "cause", "input_rows", "read_topic", "records_per_task", "send",
+           "start"]
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,13 @@ class Trigger:
 def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = Trigger()) -> DataFrame:
     """``topic`` as a stream: from its earliest records on first start, then from the checkpoint; headers included.
 
-    In micro-batches, each batch is read in at least twice as many tasks as the session has cores (Spark splits
-    large partitions by offsets when asked for more tasks than the topic has partitions): one file's records share
-    a key, so one Kafka partition, and would otherwise be read, parsed and encoded on one core; and a batch takes
-    ``[spark] max_offsets_per_trigger`` records at most. In real-time mode each Kafka partition is one long-running
-    task.
+    A micro-batch takes ``[spark] max_offsets_per_trigger`` records at most. Available-now (a backlog, the DAG's
+    runs) reads each batch in at least twice as many tasks as the session has cores: Spark splits a Kafka
+    partition's range by offsets, and one file's records share a key, so one partition, whose lines would otherwise
+    be read, parsed and encoded on one core. Every processing-time batch (a live pipeline's few records a trigger)
+    is one task per partition that has records, not a task's fixed cost paid many times over a handful of
+    records; only a partition's share of a large batch (a backlog after an outage) is split, into tasks of at most
+    ``records_per_task`` records. In real-time mode each Kafka partition is one long-running task.
     """
     slots = spark.sparkContext.defaultParallelism
     if trigger.real_time is not None and slots < cfg.kafka.partitions:
@@ -94,10 +97,22 @@ def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = 
     reader = (spark.readStream.format("kafka").options(**spark_options(cfg))
               .option("subscribe", topic).option("startingOffsets", "earliest").option("includeHeaders", "true"))
     if trigger.real_time is None:
-        reader = reader.option("minPartitions", 2 * spark.sparkContext.defaultParallelism)
+        reader = (reader.option("minPartitions", 2 * slots) if trigger.interval is None
+                  else reader.option("maxRecordsPerPartition", records_per_task(cfg, slots)))
         if cfg.spark.max_offsets_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", cfg.spark.max_offsets_per_trigger)
     return reader.load()
+
+
+def records_per_task(cfg: Config, slots: int) -> int:
+    """The most records a micro-batch task reads: a full batch (``[spark] max_offsets_per_trigger``, or 250,000
+    where it is 0, no cap) in twice as many tasks as there are ``slots``.
+
+    >>> from kos.config import Config
+    >>> records_per_task(Config(), 2)
+    62500
+    """
+    return -(-(cfg.spark.max_offsets_per_trigger or 250_000) // (2 * slots))
 
 
 def send(frame: DataFrame, message: str, topic: str, cfg: Config, descriptor_set: bytes) -> None:
