@@ -20,7 +20,7 @@ from mysql.connector import errors as mysql_errors
 from kos.config import Config, Role
 from kos.errors import KosError
 
-__all__ = ["SCHEMA", "TABLES", "Database", "DatabaseError", "failing_as"]
+__all__ = ["SCHEMA", "TABLES", "Database", "DatabaseError", "KeptConnection", "failing_as"]
 
 # The tables the jobs write; `kos stack start` applies it (kosctl/stack/mariadb.py).
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -81,23 +81,66 @@ class Database:
                          trustCertificateKeyStorePassword=self.truststore_password)
         return props
 
-    @contextmanager
-    def connect(self, local_files: Path | None = None) -> Iterator[Any]:
-        """A connection in UTC with autocommit off; closed on exit. ``local_files``: the one folder from which
-        ``LOAD DATA LOCAL INFILE`` may send files."""
+    def open(self, local_files: Path | None = None) -> Any:
+        """A new connection in UTC with autocommit off, for the caller to close. ``local_files``: the one folder
+        from which ``LOAD DATA LOCAL INFILE`` may send files."""
         try:
             tls = {"ssl_ca": self.ssl_ca, "ssl_verify_cert": True, "ssl_verify_identity": True} if self.ssl_ca else {}
             local = {"allow_local_infile_in_path": str(local_files)} if local_files else {}
-            conn = mysql.connector.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+            return mysql.connector.connect(host=self.host, port=self.port, user=self.user, password=self.password,
                                            database=self.database, time_zone="+00:00", autocommit=False,
                                            connection_timeout=10, **tls, **local)
         except mysql_errors.Error as exc:
             raise DatabaseError(f"cannot connect to MySQL at {self.host}:{self.port} as {self.user}: {exc.msg}; "
                                 "start it with `kos stack start` or check the KOS_MYSQL_* settings") from None
+
+    @contextmanager
+    def connect(self, local_files: Path | None = None) -> Iterator[Any]:
+        """A new connection (``open``), closed on exit."""
+        conn = self.open(local_files)
         try:
             yield conn
         finally:
             conn.close()
+
+
+class KeptConnection:
+    """One connection to a database kept open from use to use, as a live job's sink writes a batch every second or
+    so: a new connection each time (its handshake, TLS negotiated) costs more than the batch's statements.
+
+    Made when first used and checked with a ping before each use; a use ends any transaction it left open (a
+    reader's snapshot must not outlive its batch); an error inside a use drops the connection, so the next use
+    connects afresh (a server restarted in between is reached again, not failed on).
+
+    >>> kept = KeptConnection(db)
+    >>> with kept() as conn:
+    ...     conn.cursor().execute("SELECT 1")
+    """
+
+    def __init__(self, db: Database, local_files: Path | None = None) -> None:
+        self.db, self.local_files = db, local_files
+        self._conn: Any = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[Any]:
+        if self._conn is None or not self._conn.is_connected():
+            self.close()
+            self._conn = self.db.open(self.local_files)
+        try:
+            yield self._conn
+            if self._conn.in_transaction:
+                self._conn.rollback()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except mysql_errors.Error:
+                pass  # a connection that is gone already
 
 
 @contextmanager
@@ -108,5 +151,8 @@ def failing_as(doing: str, conn: Any = None) -> Iterator[None]:
         yield
     except mysql_errors.Error as exc:
         if conn is not None:
-            conn.rollback()
+            try:
+                conn.rollback()
+            except mysql_errors.Error:
+                pass  # the connection is gone: the server rolls back what it had of the transaction
         raise DatabaseError(f"{doing} failed: {exc.msg}") from None

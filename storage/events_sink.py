@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from mysql.connector import errors as mysql_errors
 
 from kos import event
-from storage.database import Database, DatabaseError, failing_as
+from storage.database import Database, DatabaseError, KeptConnection, failing_as
 
 __all__ = ["FITTED", "LEDGER", "STEPS", "TIMES", "EventsSink", "Written", "load_data_file", "store"]
 
@@ -83,6 +83,7 @@ class EventsSink:
     def __init__(self, db: Database, on_step: Callable[[str], None] = _no_step) -> None:
         self.db = db
         self.on_step = on_step
+        self.connection = KeptConnection(db, local_files=Path(tempfile.gettempdir()))
 
     def write(self, rows: pa.Table, query: str, batch_id: int) -> Written:
         """Write one batch's rows (``FITTED`` columns) as the writer ``query``'s batch ``batch_id``.
@@ -92,7 +93,9 @@ class EventsSink:
         DatabaseError
             MySQL is unreachable or refused the batch; nothing of it was committed.
         """
-        added, present = store(self.db, rows.select(list(FITTED)), query, batch_id, self.on_step)
+        with self.connection() as conn:
+            added, present = store(conn, self.db.user, rows.select(list(FITTED)), query, batch_id,
+                                   self.on_step)
         cut = int(pc.sum(rows["cut"]).as_py() or 0)
         if cut:
             log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
@@ -100,28 +103,28 @@ class EventsSink:
         return Written(added, cut, present)
 
 
-def store(db: Database, rows: pa.Table, query: str, batch_id: int, on_step: Callable[[str], None] = _no_step,
-          slice_: str = WHOLE) -> tuple[int, int]:
-    """``rows`` (``FITTED`` columns) and their ledger row in one transaction: (rows added, rows there already)."""
-    with db.connect(local_files=Path(tempfile.gettempdir())) as conn:
-        cur = conn.cursor()
-        with failing_as(f"reading {LEDGER} as {db.user}"):
-            cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s AND slice = %s",
-                        (query, batch_id, slice_))
-            if cur.fetchone() is not None:
-                log.info("batch %d (%s) was committed before: nothing to add", batch_id, slice_)
-                return 0, rows.num_rows
-        with failing_as(f"loading batch {batch_id} into process_events as {db.user}", conn):
-            added = 0
-            if rows.num_rows:
-                try:
-                    added = _load_data(cur, rows, batch_id)
-                except _LocalRefused:
-                    added = _insert_rows(cur, rows, batch_id)
-            cur.execute(f"INSERT INTO `{LEDGER}` (query, batch_id, slice, `rows`) VALUES (%s, %s, %s, %s)",
-                        (query, batch_id, slice_, rows.num_rows))
-            on_step("written")
-            conn.commit()
+def store(conn: Any, user: str, rows: pa.Table, query: str, batch_id: int,
+          on_step: Callable[[str], None] = _no_step, slice_: str = WHOLE) -> tuple[int, int]:
+    """``rows`` (``FITTED`` columns) and their ledger row in one transaction on ``conn`` (a connection as the account
+    ``user``, allowed to send LOCAL files from the temporary folder): (rows added, rows there already)."""
+    cur = conn.cursor()
+    with failing_as(f"reading {LEDGER} as {user}"):
+        cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s AND slice = %s",
+                    (query, batch_id, slice_))
+        if cur.fetchone() is not None:
+            log.info("batch %d (%s) was committed before: nothing to add", batch_id, slice_)
+            return 0, rows.num_rows
+    with failing_as(f"loading batch {batch_id} into process_events as {user}", conn):
+        added = 0
+        if rows.num_rows:
+            try:
+                added = _load_data(cur, rows, batch_id)
+            except _LocalRefused:
+                added = _insert_rows(cur, rows, batch_id)
+        cur.execute(f"INSERT INTO `{LEDGER}` (query, batch_id, slice, `rows`) VALUES (%s, %s, %s, %s)",
+                    (query, batch_id, slice_, rows.num_rows))
+        on_step("written")
+        conn.commit()
     on_step("committed")
     return added, rows.num_rows - added
 

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from kos import event
-from storage.database import Database, failing_as
+from storage.database import Database, KeptConnection, failing_as
 
 __all__ = ["LEDGER", "LiveSink", "series"]
 
@@ -60,10 +60,11 @@ class LiveSink:
     def __init__(self, db: Database, send_alerts: Callable[[list[dict[str, Any]]], None]) -> None:
         self.db = db
         self.send_alerts = send_alerts
+        self.connection = KeptConnection(db)
 
     def write(self, changes: pa.Table, query: str, batch_id: int) -> dict[str, int]:
         """Write one batch's changes as the writer ``query``'s batch ``batch_id``; what was written, by kind."""
-        with self.db.connect() as conn, failing_as(f"writing the live tables as {self.db.user}", conn):
+        with self.connection() as conn, failing_as(f"writing the live tables as {self.db.user}", conn):
             cur = conn.cursor()
             cur.execute(f"SELECT 1 FROM `{LEDGER}` WHERE query = %s AND batch_id = %s", (query, batch_id))
             if cur.fetchone() is not None:
