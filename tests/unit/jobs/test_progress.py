@@ -53,3 +53,28 @@ def test_listener_logs_each_batch_of_a_real_query(spark, tmp_path, caplog):
     assert [line.split(":")[0] for line in batches] == [f"kos_progress_test batch {i}" for i in range(3)]
     assert lines[0].startswith("kos_progress_test started")
     assert lines[-1] == f"query {query.id} ended"
+
+
+def test_listener_logs_a_failed_query_with_its_errors_first_line(spark, tmp_path, caplog):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "part-0.txt").write_text("a line\n")
+
+    def fail(batch, batch_id):
+        raise RuntimeError("kos-progress-test: the batch function failed\nsecond line")
+
+    listener = ProgressLogger()
+    spark.streams.addListener(listener)
+    try:
+        with caplog.at_level(logging.INFO, logger="jobs.progress"):
+            query = (spark.readStream.text(str(source)).writeStream.foreachBatch(fail)
+                     .option("checkpointLocation", str(tmp_path / "checkpoint")).trigger(availableNow=True).start())
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any("failed" in r.message for r in caplog.records):
+                time.sleep(0.2)
+    finally:
+        spark.streams.removeListener(listener)
+    failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"query {query.id} failed: ")]
+    # The error's first line only: here Py4J's words for an exception raised in the Python batch function.
+    assert failed == [f"query {query.id} failed: py4j.Py4JException: An exception was raised by the Python Proxy. "
+                      "Return Message: Traceback (most recent call last):"]
