@@ -51,6 +51,12 @@ QUERIES: tuple[Job, ...] = (TRANSFORM, LOAD, LIVE)
 GAVE_UP = 3
 # One FAIR scheduler pool per query.
 POOLS = kos_config.PROJECT_DIR / "conf" / "spark" / "kos-pools.xml"
+# What the driver keeps for its UI: the recent jobs, stages, tasks and SQL executions. Spark's defaults (1,000 of
+# each, 100,000 tasks, every DAG graph) suit a batch application; at two or three micro-batches of a few tasks each a
+# second, 100,000 tasks are about two hours of them held in the driver's heap. Everything stays in the event log,
+# which the history server shows.
+RECENT_ONLY = {"spark.ui.retainedJobs": "200", "spark.ui.retainedStages": "200", "spark.ui.retainedTasks": "5000",
+               "spark.sql.ui.retainedExecutions": "200", "spark.ui.dagGraph.retainedRootRDDs": "200"}
 
 
 def triggers(cfg: kos_config.Config) -> dict[str, streaming.Trigger]:
@@ -91,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         descriptor_set = read_descriptor_set(str(cfg.path(cfg.kafka.descriptor_set)))
     except ONE_LINE as exc:
         return error_line(APP, str(exc))
-    spark = spark_session(APP, cfg, {"spark.scheduler.mode": "FAIR",
-                                     "spark.scheduler.allocation.file": str(POOLS)})
+    spark = spark_session(APP, cfg, {"spark.scheduler.mode": "FAIR", "spark.scheduler.allocation.file": str(POOLS),
+                                     **RECENT_ONLY})
     listener = ProgressLogger()
     spark.streams.addListener(listener)
     window = kos_config.seconds(cfg.run.restart_window)
