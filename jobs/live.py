@@ -22,9 +22,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.streaming.state import GroupState, GroupStateTimeout
 
 from jobs import messages
@@ -34,7 +36,7 @@ from kos.config import seconds
 from storage.database import Database
 from storage.live_sink import LiveSink
 
-__all__ = ["LIVE", "OUTPUT", "live_changes", "main"]
+__all__ = ["ALERT_RECORD", "LIVE", "OUTPUT", "alert_records", "live_changes", "main"]
 
 # What the group state emits: one row per change. kind "minute": ``at`` the minute, ``starts`` its count now;
 # "late": ``at`` the event's time, ``origin`` its origin; "storm": ``at`` its first start, ``until`` its last,
@@ -130,13 +132,24 @@ def query(job: JobContext, records: DataFrame) -> DataFrame:
     return live_changes(records, job.descriptor_set, live.watermark, alerts.storm_starts, alerts.storm_window)
 
 
+# The alerts' records, as Arrow: a DataFrame made from Python rows is read through a Python RDD, which starts a
+# Python worker daemon of its own and workers beside the group state's.
+ALERT_RECORD = T.StructType([T.StructField("key", T.BinaryType()),
+                             T.StructField("message", messages.RESTART_STORM_SCHEMA)])
+_ALERT_ARROW = to_arrow_schema(ALERT_RECORD, timezone="UTC")
+
+
+def alert_records(spark: SparkSession, storms: list[dict[str, Any]]) -> DataFrame:
+    """The ``kos-alerts`` records of ``storms`` (``RESTART_STORM_SCHEMA``'s fields; times naive UTC): key
+    ``host:service:first start``, and the storm as its message struct."""
+    rows = [{"key": f"{s['host']}:{s['service']}:{s['first_start'].isoformat()}".encode(), "message": s}
+            for s in storms]
+    return spark.createDataFrame(pa.Table.from_pylist(rows, schema=_ALERT_ARROW))
+
+
 def batches(job: JobContext, db: Database) -> Batch:
     def send_alerts(storms: list[dict[str, Any]]) -> None:
-        structs = job.spark.createDataFrame(
-            [(f"{s['host']}:{s['service']}:{s['first_start'].isoformat()}".encode(), s) for s in storms],
-            T.StructType([T.StructField("key", T.BinaryType()),
-                          T.StructField("message", messages.RESTART_STORM_SCHEMA)]))
-        job.send(structs, messages.RESTART_STORM, job.cfg.kafka.alerts_topic)
+        job.send(alert_records(job.spark, storms), messages.RESTART_STORM, job.cfg.kafka.alerts_topic)
 
     sink = LiveSink(db, send_alerts)
 

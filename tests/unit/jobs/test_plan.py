@@ -3,8 +3,11 @@ holds no Python operator (so no task starts a Python worker, and real-time mode 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pyspark.sql import functions as F
 
+from jobs.live import ALERT_RECORD, alert_records
 from jobs.parsing import RAW_SCHEMA
 from jobs.transform import output_records, parsed_records
 from kos import config as kos_config
@@ -38,3 +41,19 @@ def test_the_check_finds_a_python_udf(spark):
     raw = spark.createDataFrame([record(b"x\n")], RAW_SCHEMA)
     with_python = raw.select(F.udf(lambda v: len(v), "int")("value"))
     assert python_in(plan(with_python)) != []
+
+
+def lineage(frame) -> str:  # noqa: ANN001
+    return frame._jdf.queryExecution().toRdd().toDebugString()
+
+
+def test_the_alert_records_start_no_python_worker(spark):
+    at = datetime(2026, 3, 1, 10, 0, 0, 123456)
+    storm = {"host": "h1", "service": "Crashy.", "process": "systemd", "first_start": at,
+             "last_start": at + timedelta(seconds=4), "starts": 5, "updated_at": at + timedelta(seconds=5)}
+    records = alert_records(spark, [storm])
+    assert "PythonRDD" not in lineage(records)
+    assert [r.asDict(recursive=True) for r in records.collect()] == [
+        {"key": b"h1:Crashy.:2026-03-01T10:00:00.123456", "message": storm}]
+    # The check can fail: the same rows made from Python objects are read through a Python RDD.
+    assert "PythonRDD" in lineage(spark.createDataFrame([(b"h1", storm)], ALERT_RECORD))
