@@ -136,6 +136,7 @@ class Run(Section):
     real_time: Annotated[str, like(r"|[1-9][0-9]* (second|minute|hour)s?", "'' or a duration such as '1 minute'")] \
         = "1 minute"
     trigger: Duration = "250 milliseconds"
+    driver_memory: Annotated[str, like(r"[1-9][0-9]*[kmg]", "a JVM size such as '768m' or '1g'")] = "768m"
     max_restarts: NotNegative = 5
     restart_window: Duration = "10 minutes"
     metrics_port: Annotated[int, rule(lambda v: 0 <= v <= 65535, "must be from 0 to 65535")] = 0
