@@ -11,7 +11,9 @@ side by side, into an empty ``process_events`` of the database kos_bench:
 - ``spark-submit jobs/load.py --available-now`` as `kos job load` submits it, over the topic from a fresh
   checkpoint, in batches of ``--batch`` records (``max_offsets_per_trigger``): its steady state is the full
   batches after the first (whose time holds the cold JVM), rows over their ``triggerExecution`` (the query's
-  progress events in its Spark event log); with the first counted too, rows over every batch's time;
+  progress events in its Spark event log); with the first counted too, rows over every batch's time; of a steady
+  batch, the time of its Spark job (read, decode, Arrow to the driver; ``load_job_spark_job_s``), the rest being
+  the driver's ``LOAD DATA`` and commit;
 - the same job taking everything in one batch (its own clock, query start to end).
 
 Checked after every run: the rows the job says it added equal the events generated, and a checksum over every
@@ -36,6 +38,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 
 from eventlog import batches_ms, progress  # noqa: E402
+from eventlog import profile as spark_jobs  # noqa: E402
 from fixtures import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
@@ -132,8 +135,13 @@ def load_job(cfg: kos_config.Config, topic: str, dead: str, batch: int) -> dict:
         whole = time.perf_counter() - started
         if done.returncode != 0 or not summary.exists():
             raise SystemExit(f"the load job failed: {(done.stdout + done.stderr)[-3000:]}")
-        reports = progress(next(event_log.iterdir()))
-        return dict(json.loads(summary.read_text()), whole=whole, batches_ms=batches_ms(reports))
+        log = next(event_log.iterdir())
+        found = batches_ms(progress(log))
+        jobs = [job.get("ms", 0) for job in spark_jobs(log)["jobs"]]
+        if len(jobs) == len([b for b in found if b["rows"]]):  # one Spark job a batch (no dead letters to send)
+            for b, ms in zip((b for b in found if b["rows"]), jobs, strict=True):
+                b["spark_job"] = ms
+        return dict(json.loads(summary.read_text()), whole=whole, batches_ms=found)
 
 
 def steady(summary: dict, batch: int) -> tuple[int, float]:
@@ -255,6 +263,10 @@ def main() -> None:
         "load_job_one_batch_s": round(w, 2), "load_job_one_batch_per_s": round(args.events / w),
         "load_job_batches_ms": batched[0]["batches_ms"], "profile_s": steps,
     }
+    # Of a steady batch, its Spark job (read, decode, to the driver as Arrow); the rest is the driver's LOAD DATA.
+    spark_job = [b["spark_job"] for s in batched for b in s["batches_ms"][1:]
+                 if b["rows"] >= 0.9 * args.batch and "spark_job" in b]
+    result["load_job_spark_job_s"] = round(statistics.median(spark_job) / 1000, 2) if spark_job else None
     result["job_share_of_load_data"] = round(result["load_job_per_s"] / result["load_data_per_s"], 2)
     with_first = statistics.median(every_batch(s) for s in batched)
     result["load_job_with_first_batch_per_s"] = round(args.events / with_first)
