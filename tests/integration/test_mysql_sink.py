@@ -9,8 +9,8 @@ import pytest
 
 from jobs import messages
 from kos import config as kos_config
-from storage.database import Database, DatabaseError
-from storage.events_sink import EventsSink, Written
+from storage.database import Database, DatabaseError, KeptConnection
+from storage.events_sink import LEDGER, EventsSink, Written
 from tests.support.events import event_records
 
 pytestmark = pytest.mark.integration
@@ -155,3 +155,36 @@ def test_the_load_data_file_escapes_text_and_writes_null_as_backslash_n_for_a_sl
                       "pid": pa.array([0, None, 7], pa.int64()), "cut": pa.array([0, 0, 1], pa.int32())})
     assert load_data_file(table.slice(1)).to_pybytes() == b"-2\ta\\tb\\\\c\t\\N\n3\tn\\nr\\rz\\0\t7\n"
     assert load_data_file(table.slice(0, 0)).to_pybytes() == b""
+
+
+def connection_id(conn) -> int:  # noqa: ANN001
+    cur = conn.cursor()
+    cur.execute("SELECT CONNECTION_ID()")
+    return int(cur.fetchone()[0])
+
+
+def test_a_kept_connection_is_reused_ends_its_transactions_and_is_made_again_when_gone(db, loader):
+    kept = KeptConnection(loader)
+    with kept() as conn:
+        first = connection_id(conn)
+        conn.start_transaction()
+        conn.cursor().execute(f"INSERT INTO {LEDGER} (query, batch_id, slice, `rows`) VALUES ('kept', 1, 'b', 0)")
+    # The use left its transaction open: it was rolled back, not committed by a later use.
+    with kept() as conn:
+        assert connection_id(conn) == first
+        assert not conn.in_transaction
+        conn.commit()
+    with db.connect() as owner:
+        cur = owner.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM {LEDGER} WHERE query = 'kept'")
+        assert cur.fetchone() == (0,)
+    with loader.connect() as other:  # the server ends it (a restart, a timeout): an account may end its own
+        other.cursor().execute(f"KILL CONNECTION {first}")
+    with kept() as conn:
+        again = connection_id(conn)
+        assert again != first
+    with pytest.raises(RuntimeError), kept():
+        raise RuntimeError("a batch failed")  # an error inside a use drops the connection
+    with kept() as conn:
+        assert connection_id(conn) not in (first, again)
+    kept.close()
