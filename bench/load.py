@@ -138,8 +138,9 @@ def load_job(cfg: kos_config.Config, topic: str, dead: str, batch: int) -> dict:
         log = next(event_log.iterdir())
         found = batches_ms(progress(log))
         jobs = [job.get("ms", 0) for job in spark_jobs(log)["jobs"]]
-        if len(jobs) == len([b for b in found if b["rows"]]):  # one Spark job a batch (no dead letters to send)
-            for b, ms in zip((b for b in found if b["rows"]), jobs, strict=True):
+        read = [b for b in found if b["rows"]]
+        if len(jobs) == len(read):  # one Spark job a batch (no dead letters to send)
+            for b, ms in zip(read, jobs, strict=True):
                 b["spark_job"] = ms
         return dict(json.loads(summary.read_text()), whole=whole, batches_ms=found)
 

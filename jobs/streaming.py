@@ -105,14 +105,14 @@ def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = 
 
 
 def records_per_task(cfg: Config, slots: int) -> int:
-    """The most records a micro-batch task reads: a full batch (``[spark] max_offsets_per_trigger``, or 250,000
+    """The most records a micro-batch task reads: a full batch (``[spark] max_offsets_per_trigger``, or its default
     where it is 0, no cap) in twice as many tasks as there are ``slots``.
 
     >>> from kos.config import Config
     >>> records_per_task(Config(), 2)
     62500
     """
-    return -(-(cfg.spark.max_offsets_per_trigger or 250_000) // (2 * slots))
+    return -(-(cfg.spark.max_offsets_per_trigger or Config().spark.max_offsets_per_trigger) // (2 * slots))
 
 
 def send(frame: DataFrame, message: str, topic: str, cfg: Config, descriptor_set: bytes) -> None:

@@ -104,15 +104,15 @@ class EventsSink:
 
 
 def store(conn: Any, user: str, rows: pa.Table, query: str, batch_id: int,
-          on_step: Callable[[str], None] = _no_step, slice_: str = WHOLE) -> tuple[int, int]:
+          on_step: Callable[[str], None] = _no_step) -> tuple[int, int]:
     """``rows`` (``FITTED`` columns) and their ledger row in one transaction on ``conn`` (a connection as the account
     ``user``, allowed to send LOCAL files from the temporary folder): (rows added, rows there already)."""
     cur = conn.cursor()
     with failing_as(f"reading {LEDGER} as {user}"):
         cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s AND slice = %s",
-                    (query, batch_id, slice_))
+                    (query, batch_id, WHOLE))
         if cur.fetchone() is not None:
-            log.info("batch %d (%s) was committed before: nothing to add", batch_id, slice_)
+            log.info("batch %d was committed before: nothing to add", batch_id)
             return 0, rows.num_rows
     with failing_as(f"loading batch {batch_id} into process_events as {user}", conn):
         added = 0
@@ -122,7 +122,7 @@ def store(conn: Any, user: str, rows: pa.Table, query: str, batch_id: int,
             except _LocalRefused:
                 added = _insert_rows(cur, rows, batch_id)
         cur.execute(f"INSERT INTO `{LEDGER}` (query, batch_id, slice, `rows`) VALUES (%s, %s, %s, %s)",
-                    (query, batch_id, slice_, rows.num_rows))
+                    (query, batch_id, WHOLE, rows.num_rows))
         on_step("written")
         conn.commit()
     on_step("committed")
