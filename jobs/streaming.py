@@ -78,11 +78,12 @@ class Trigger:
         return cls(args.processing_time, getattr(args, "real_time", None))
 
 
-def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = Trigger()) -> DataFrame:
+def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = Trigger(),
+               tasks_per_core: int = 2) -> DataFrame:
     """``topic`` as a stream: from its earliest records on first start, then from the checkpoint; headers included.
 
     A micro-batch takes ``[spark] max_offsets_per_trigger`` records at most. Available-now (a backlog, the DAG's
-    runs) reads each batch in at least twice as many tasks as the session has cores: Spark splits a Kafka
+    runs) reads each batch in at least ``tasks_per_core`` tasks per core of the session: Spark splits a Kafka
     partition's range by offsets, and one file's records share a key, so one partition, whose lines would otherwise
     be read, parsed and encoded on one core. Every processing-time batch (a live pipeline's few records a trigger)
     is one task per partition that has records, not a task's fixed cost paid many times over a handful of
@@ -97,22 +98,22 @@ def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = 
     reader = (spark.readStream.format("kafka").options(**spark_options(cfg))
               .option("subscribe", topic).option("startingOffsets", "earliest").option("includeHeaders", "true"))
     if trigger.real_time is None:
-        reader = (reader.option("minPartitions", 2 * slots) if trigger.interval is None
-                  else reader.option("maxRecordsPerPartition", records_per_task(cfg, slots)))
+        reader = (reader.option("minPartitions", tasks_per_core * slots) if trigger.interval is None
+                  else reader.option("maxRecordsPerPartition", records_per_task(cfg, tasks_per_core * slots)))
         if cfg.spark.max_offsets_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", cfg.spark.max_offsets_per_trigger)
     return reader.load()
 
 
-def records_per_task(cfg: Config, slots: int) -> int:
+def records_per_task(cfg: Config, tasks: int) -> int:
     """The most records a micro-batch task reads: a full batch (``[spark] max_offsets_per_trigger``, or its default
-    where it is 0, no cap) in twice as many tasks as there are ``slots``.
+    where it is 0, no cap) in ``tasks`` tasks.
 
     >>> from kos.config import Config
-    >>> records_per_task(Config(), 2)
+    >>> records_per_task(Config(), 4)
     62500
     """
-    return -(-(cfg.spark.max_offsets_per_trigger or Config().spark.max_offsets_per_trigger) // (2 * slots))
+    return -(-(cfg.spark.max_offsets_per_trigger or Config().spark.max_offsets_per_trigger) // tasks)
 
 
 def send(frame: DataFrame, message: str, topic: str, cfg: Config, descriptor_set: bytes) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,48 +85,65 @@ class EventsSink:
         self.on_step = on_step
         self.connection = KeptConnection(db, local_files=Path(tempfile.gettempdir()))
 
-    def write(self, rows: pa.Table, query: str, batch_id: int) -> Written:
-        """Write one batch's rows (``FITTED`` columns) as the writer ``query``'s batch ``batch_id``.
+    def write(self, rows: pa.Table | Iterable[pa.Table], query: str, batch_id: int) -> Written:
+        """Write one batch's rows (``FITTED`` columns; one table, or parts written as they come) as the writer
+        ``query``'s batch ``batch_id``.
 
         Raises
         ------
         DatabaseError
             MySQL is unreachable or refused the batch; nothing of it was committed.
         """
+        cut = 0
+
+        def fitted() -> Iterator[pa.Table]:
+            nonlocal cut
+            for part in [rows] if isinstance(rows, pa.Table) else rows:
+                cut += int(pc.sum(part["cut"]).as_py() or 0)
+                yield part.select(list(FITTED))
+
         with self.connection() as conn:
-            added, present = store(conn, self.db.user, rows.select(list(FITTED)), query, batch_id,
-                                   self.on_step)
-        cut = int(pc.sum(rows["cut"]).as_py() or 0)
+            added, present = store(conn, self.db.user, fitted(), query, batch_id, self.on_step)
         if cut:
             log.warning("batch %d: %d events had a value longer than its column; stored cut to fit", batch_id, cut)
         log.info("batch %d: %d new rows in process_events, %d there already", batch_id, added, present)
         return Written(added, cut, present)
 
 
-def store(conn: Any, user: str, rows: pa.Table, query: str, batch_id: int,
+def store(conn: Any, user: str, parts: Iterable[pa.Table], query: str, batch_id: int,
           on_step: Callable[[str], None] = _no_step) -> tuple[int, int]:
-    """``rows`` (``FITTED`` columns) and their ledger row in one transaction on ``conn`` (a connection as the account
-    ``user``, allowed to send LOCAL files from the temporary folder): (rows added, rows there already)."""
+    """A batch's rows (``FITTED`` columns), in parts, and its ledger row in one transaction on ``conn`` (a
+    connection as the account ``user``, allowed to send LOCAL files from the temporary folder): (rows added, rows
+    there already). Each part is written as it comes, so that the next can be made meanwhile; every part is
+    taken, even of a batch committed before."""
     cur = conn.cursor()
     with failing_as(f"reading {LEDGER} as {user}"):
         cur.execute(f"SELECT `rows` FROM `{LEDGER}` WHERE query = %s AND batch_id = %s AND slice = %s",
                     (query, batch_id, WHOLE))
-        if cur.fetchone() is not None:
-            log.info("batch %d was committed before: nothing to add", batch_id)
-            return 0, rows.num_rows
+        committed = cur.fetchone() is not None
+    if committed:
+        log.info("batch %d was committed before: nothing to add", batch_id)
+        return 0, sum(part.num_rows for part in parts)
     with failing_as(f"loading batch {batch_id} into process_events as {user}", conn):
-        added = 0
-        if rows.num_rows:
-            try:
-                added = _load_data(cur, rows, batch_id)
-            except _LocalRefused:
-                added = _insert_rows(cur, rows, batch_id)
+        added = total = 0
+        by_insert = False
+        for part in parts:
+            total += part.num_rows
+            if not part.num_rows:
+                continue
+            if not by_insert:
+                try:
+                    added += _load_data(cur, part, batch_id)
+                    continue
+                except _LocalRefused:
+                    by_insert = True
+            added += _insert_rows(cur, part, batch_id)
         cur.execute(f"INSERT INTO `{LEDGER}` (query, batch_id, slice, `rows`) VALUES (%s, %s, %s, %s)",
-                    (query, batch_id, WHOLE, rows.num_rows))
+                    (query, batch_id, WHOLE, total))
         on_step("written")
         conn.commit()
     on_step("committed")
-    return added, rows.num_rows - added
+    return added, total - added
 
 
 class _LocalRefused(Exception):

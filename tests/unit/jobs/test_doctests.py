@@ -17,7 +17,7 @@ def run_examples(module: str, **names: object) -> None:
     assert found.failed == 0, f"{found.failed} of {found.attempted} examples of {module} failed (see the output)"
 
 
-@pytest.mark.parametrize("module", ["jobs.parsing", "jobs.streaming", "kosproto.functions"])
+@pytest.mark.parametrize("module", ["jobs.collect", "jobs.parsing", "jobs.streaming", "kosproto.functions"])
 def test_examples_run(spark, module, tmp_path):
     from kosproto.tests.test_conformance import descriptor_set
 
