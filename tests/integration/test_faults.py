@@ -14,13 +14,20 @@ import time
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
+from jobs import messages
 from jobs.load import LOAD
 from jobs.transform import TRANSFORM
+from kosproto.descriptors import message_class
 from tests.support.fault_points import KILL_AT
+from tests.support.kafka import read_topic
 from tests.support.pipeline import RunningJobs, finish, job, records_in, rows, running, ship, write_log
+from tests.support.submit import CHECKED_IN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DeadLetter = message_class(CHECKED_IN.read_bytes(), messages.DEAD_LETTER)
 
 
 def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, in_session, db, tmp_path):
@@ -93,23 +100,34 @@ def running_batch(checkpoint: Path) -> int | None:
 
 
 @pytest.mark.parametrize("window", ["written", "committed"])
-def test_kill_9_of_the_load_in_either_window_then_restart(pipeline_env, in_session, db, tmp_path, window):
-    """The load writes a batch's rows and its ledger row in one transaction. written: they are written, not
-    committed, when the job is killed: nothing is stored, and the restart adds every row. committed: they are
-    committed and Spark has not recorded the batch: the restart runs the batch again, finds it in the ledger and
-    adds nothing. Either way each event is one row."""
+def test_kill_9_of_the_load_in_either_window_then_restart(cfg, pipeline_env, in_session, db, tmp_path, window):
+    """The load writes a batch's rows and its ledger row in one transaction, and sends the batch's dead letters
+    after its commit. written: rows and ledger row are written, not committed, when the job is killed: nothing is
+    stored, and the restart adds every row. committed: they are committed and Spark has not recorded the batch:
+    the restart runs the batch again, finds it in the ledger and adds nothing. Either way each event is one row,
+    and the killed batch's three records that are not events are each one dead letter, sent by the restart."""
     log = tmp_path / "syslog"
     events = write_log(log, 60_000, seed=11)
     ship(pipeline_env, log)
     in_session(TRANSFORM, "--available-now")
+    parsed, dead = pipeline_env["KOS_KAFKA_PARSED_TOPIC"], pipeline_env["KOS_KAFKA_DEAD_LETTER_TOPIC"]
+    garbage = [b"not a protobuf \xff", b"\x08", b""]
+    producer = KafkaProducer(bootstrap_servers=list(cfg.kafka.bootstrap_servers), acks="all")
+    for value in garbage:
+        producer.send(parsed, value=value)
+    producer.close()
     crashed = job("load", pipeline_env, "--available-now", **{KILL_AT: window})
     finish(crashed)
     assert crashed.returncode == -signal.SIGKILL
     stored, _ = rows(db)
     assert rows(db) == ((0, 0) if window == "written" else (events, events))
+    assert read_topic(cfg.kafka.bootstrap_servers, dead) == []
     again = in_session(LOAD, "--available-now")
-    assert (again.get("added", 0), again.get("present", 0)) == (events - stored, stored), again["line"]
+    assert (again.get("added", 0), again.get("present", 0), again.get("dead_letters")) == \
+        (events - stored, stored, len(garbage)), again["line"]
     assert rows(db) == (events, events)
+    letters = [DeadLetter.FromString(r.value) for r in read_topic(cfg.kafka.bootstrap_servers, dead)]
+    assert sorted((letter.data, letter.stage) for letter in letters) == sorted((g, "load") for g in garbage)
 
 
 def test_mariadb_stopped_under_a_running_load_then_back(pipeline_env, in_session, db, mariadb, tmp_path):
