@@ -133,9 +133,10 @@ class BatchJob(Generic[SinkT]):
         The stream the batches get, from the topic's records (default: the records); stateful work goes here.
     output_mode : str, default "append"
         The query's output mode ("update" for a stateful query that says what changed).
-    tasks_per_core : int, default 2
-        The tasks a full micro-batch is read in, per core of the session (``streaming.read_topic``): more, smaller
-        tasks let a batch function that writes the rows as they arrive (the load) start sooner.
+    tasks_per_core : int, optional
+        The tasks a full micro-batch is read in, per core of the session (``streaming.read_topic``; by default its
+        own layout): more, smaller tasks let a batch function that writes the rows as they arrive (the load) start
+        sooner.
 
     Examples
     --------
@@ -160,7 +161,7 @@ class BatchJob(Generic[SinkT]):
     writes: tuple[tuple[T.StructType, str], ...] = ()
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
     output_mode: str = "append"
-    tasks_per_core: int = 2
+    tasks_per_core: int | None = None
 
     @property
     def app(self) -> str:
@@ -230,7 +231,7 @@ def start(job: Job, context: JobContext, sink: Any, trigger: streaming.Trigger) 
     checkpoints.mkdir(parents=True, exist_ok=True)
     status = StatusFile(status_path(checkpoints, job.name), spark)
     stream = streaming.read_topic(spark, cfg, job.source(cfg), trigger,
-                                  job.tasks_per_core if isinstance(job, BatchJob) else 2)
+                                  job.tasks_per_core if isinstance(job, BatchJob) else None)
     checkpoint = checkpoints / job.name
     if isinstance(job, KafkaSinkJob):
         found = job.records(context, stream)

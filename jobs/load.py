@@ -76,8 +76,8 @@ def load_job(on_step: Callable[[str], None] | None = None) -> BatchJob[Database]
         name="load", description="Process events from Kafka into MySQL.", source=lambda cfg: cfg.kafka.parsed_topic,
         summary=summary, open=lambda cfg: Database.reached(cfg, "load"), batches=batches, query=rows,
         writes=((messages.DEAD_LETTER_SCHEMA, messages.DEAD_LETTER),),
-        # A full batch in five tasks a core: its first rows reach MySQL while the rest are decoded (bench/load.py:
-        # 0.62x LOAD DATA's rate in five, 0.54x in two, 0.59x in ten).
+        # A full batch in five tasks a core: its first rows reach MySQL while the rest are decoded (bench/load.py,
+        # docs/performance.md: 0.59-0.62x LOAD DATA's rate, 0.54-0.56x in two tasks a core).
         tasks_per_core=5,
     )
 

@@ -79,16 +79,18 @@ class Trigger:
 
 
 def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = Trigger(),
-               tasks_per_core: int = 2) -> DataFrame:
+               tasks_per_core: int | None = None) -> DataFrame:
     """``topic`` as a stream: from its earliest records on first start, then from the checkpoint; headers included.
 
     A micro-batch takes ``[spark] max_offsets_per_trigger`` records at most. Available-now (a backlog, the DAG's
-    runs) reads each batch in at least ``tasks_per_core`` tasks per core of the session: Spark splits a Kafka
+    runs) reads each batch in at least twice as many tasks as the session has cores: Spark splits a Kafka
     partition's range by offsets, and one file's records share a key, so one partition, whose lines would otherwise
     be read, parsed and encoded on one core. Every processing-time batch (a live pipeline's few records a trigger)
     is one task per partition that has records, not a task's fixed cost paid many times over a handful of
     records; only a partition's share of a large batch (a backlog after an outage) is split, into tasks of at most
-    ``records_per_task`` records. In real-time mode each Kafka partition is one long-running task.
+    ``records_per_task`` records (a full batch in two tasks per core). ``tasks_per_core`` splits a full batch
+    into that many tasks per core under either trigger, a small batch staying as it is (the load: its first rows
+    reach MySQL sooner). In real-time mode each Kafka partition is one long-running task.
     """
     slots = spark.sparkContext.defaultParallelism
     if trigger.real_time is not None and slots < cfg.kafka.partitions:
@@ -98,8 +100,10 @@ def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = 
     reader = (spark.readStream.format("kafka").options(**spark_options(cfg))
               .option("subscribe", topic).option("startingOffsets", "earliest").option("includeHeaders", "true"))
     if trigger.real_time is None:
-        reader = (reader.option("minPartitions", tasks_per_core * slots) if trigger.interval is None
-                  else reader.option("maxRecordsPerPartition", records_per_task(cfg, tasks_per_core * slots)))
+        if trigger.interval is None:
+            reader = reader.option("minPartitions", 2 * slots)
+        if trigger.interval is not None or tasks_per_core:
+            reader = reader.option("maxRecordsPerPartition", records_per_task(cfg, (tasks_per_core or 2) * slots))
         if cfg.spark.max_offsets_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", cfg.spark.max_offsets_per_trigger)
     return reader.load()
