@@ -56,23 +56,22 @@ def arrow_parts(frame: DataFrame) -> Iterator[pa.Table]:
     reader = threading.Thread(target=read, name="kos-arrow-parts", daemon=True)
     reader.start()
     finished = False
+    failed: BaseException | None = None
     try:
         while not finished:
-            batches = [arrived.get()]
+            items = [arrived.get()]
             with suppress(queue.Empty):
                 while True:
-                    batches.append(arrived.get_nowait())
-            finished = batches[-1] is _END
-            failed = [b for b in batches if isinstance(b, BaseException)]
-            rows = [b for b in batches if isinstance(b, pa.RecordBatch)]
+                    items.append(arrived.get_nowait())
+            finished = items[-1] is _END
+            failed = failed or next((i for i in items if isinstance(i, BaseException)), None)
+            rows = [i for i in items if isinstance(i, pa.RecordBatch)]
             if rows:
                 yield pa.Table.from_batches(rows, schema=rows[0].schema)
-            if failed:
-                with unwrap_spark_exception():
-                    server.getResult()  # the JVM's error, if the job failed there
-                raise failed[0]
         with unwrap_spark_exception():
-            server.getResult()
+            server.getResult()  # the JVM's error, if the job failed there
+        if failed:
+            raise failed
     finally:
         if not finished:
             with suppress(OSError):

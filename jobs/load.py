@@ -61,14 +61,13 @@ def load_job(on_step: Callable[[str], None] | None = None) -> BatchJob[Database]
                     yield part.filter(pc.invert(problem))
 
             written = sink.write(events(), job.query_id(), batch_id)
-            dead = pa.concat_tables(problems) if problems else None
-            if dead is not None and dead.num_rows:
-                letters = messages.dead_letters(SparkSession.active().createDataFrame(dead))
+            dead = sum(part.num_rows for part in problems)
+            if dead:
+                letters = messages.dead_letters(SparkSession.active().createDataFrame(pa.concat_tables(problems)))
                 job.send(letters, messages.DEAD_LETTER, job.cfg.kafka.dead_letter_topic)
                 log.warning("batch %d: %d records that are not loadable process events went to the dead letters",
-                            batch_id, dead.num_rows)
-            return {"added": written.added, "present": written.present,
-                    "dead_letters": dead.num_rows if dead is not None else 0, "cut": written.cut}
+                            batch_id, dead)
+            return {"added": written.added, "present": written.present, "dead_letters": dead, "cut": written.cut}
 
         return process
 

@@ -126,18 +126,16 @@ def store(conn: Any, user: str, parts: Iterable[pa.Table], query: str, batch_id:
         return 0, sum(part.num_rows for part in parts)
     with failing_as(f"loading batch {batch_id} into process_events as {user}", conn):
         added = total = 0
-        by_insert = False
+        write = _load_data
         for part in parts:
             total += part.num_rows
             if not part.num_rows:
                 continue
-            if not by_insert:
-                try:
-                    added += _load_data(cur, part, batch_id)
-                    continue
-                except _LocalRefused:
-                    by_insert = True
-            added += _insert_rows(cur, part, batch_id)
+            try:
+                added += write(cur, part, batch_id)
+            except _LocalRefused:
+                write = _insert_rows
+                added += write(cur, part, batch_id)
         cur.execute(f"INSERT INTO `{LEDGER}` (query, batch_id, slice, `rows`) VALUES (%s, %s, %s, %s)",
                     (query, batch_id, WHOLE, total))
         on_step("written")

@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 
 from jobs import messages
 from jobs.load import LOAD
 from jobs.transform import TRANSFORM
 from kosproto.descriptors import message_class
 from tests.support.fault_points import KILL_AT
-from tests.support.kafka import read_topic
+from tests.support.kafka import produce, read_topic
 from tests.support.pipeline import RunningJobs, finish, job, records_in, rows, running, ship, write_log
 from tests.support.submit import CHECKED_IN
 
@@ -112,10 +111,7 @@ def test_kill_9_of_the_load_in_either_window_then_restart(cfg, pipeline_env, in_
     in_session(TRANSFORM, "--available-now")
     parsed, dead = pipeline_env["KOS_KAFKA_PARSED_TOPIC"], pipeline_env["KOS_KAFKA_DEAD_LETTER_TOPIC"]
     garbage = [b"not a protobuf \xff", b"\x08", b""]
-    producer = KafkaProducer(bootstrap_servers=list(cfg.kafka.bootstrap_servers), acks="all")
-    for value in garbage:
-        producer.send(parsed, value=value)
-    producer.close()
+    produce(cfg, parsed, [(value, []) for value in garbage])
     crashed = job("load", pipeline_env, "--available-now", **{KILL_AT: window})
     finish(crashed)
     assert crashed.returncode == -signal.SIGKILL

@@ -8,12 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 
 from jobs import messages
 from jobs.load import LOAD
 from kosproto.descriptors import message_class
-from tests.support.kafka import read_topic
+from tests.support.kafka import produce, read_topic
 from tests.support.submit import CHECKED_IN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,14 +29,6 @@ def event(offset: int, service: str = "Locale Service", **changes) -> bytes:
                   raw={"topic": "kos-raw-os-log", "partition": 0, "offset": offset})
     fields.update(changes)
     return ProcessEvent(**fields).SerializeToString()
-
-
-def produce(cfg, topic: str, records: list[tuple[bytes | None, list[tuple[str, bytes]]]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=list(cfg.kafka.bootstrap_servers), acks="all")
-    for value, headers in records:
-        producer.send(topic, value=value, key=b"k", headers=headers, partition=0)
-    producer.flush()
-    producer.close()
 
 
 def test_garbage_becomes_dead_letters_and_valid_events_around_it_load(cfg, pipeline_env, in_session, db):

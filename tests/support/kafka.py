@@ -17,6 +17,18 @@ class ShippedLine:
     line: bytes
 
 
+def produce(cfg: Config, topic: str, records: list[tuple[bytes | None, list[tuple[str, bytes]]]]) -> None:
+    """Write ``records`` (value, headers) to partition 0 of ``topic`` as a producer that is not KOS's would, each
+    acknowledged by every replica."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=list(cfg.kafka.bootstrap_servers), acks="all")
+    for value, headers in records:
+        producer.send(topic, value=value, key=b"k", headers=headers, partition=0)
+    producer.flush()
+    producer.close()
+
+
 def read_topic(bootstrap: tuple[str, ...], topic: str, security: dict | None = None) -> list:
     """Every record of ``topic`` from the beginning to its current end, partition by partition, in order.
 
