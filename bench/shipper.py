@@ -24,6 +24,8 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -149,8 +151,9 @@ def main() -> None:
         return {"wall": wall, "cpu": cpu, "own": 0.0, "rss": rss}
 
     # Side by side: each round runs every tool once, so drift of the machine or the broker hits all alike.
-    tools = {f"kos-shipper lines_per_record={lpr}": (lambda lpr=lpr: kos_run(lpr))
-             for lpr in [int(x) for x in args.lines_per_record.split(",")]}
+    tools: dict[str, Callable[[], dict[str, float]]] = {
+        f"kos-shipper lines_per_record={lpr}": partial(kos_run, lpr)
+        for lpr in [int(x) for x in args.lines_per_record.split(",")]}
     tools["kcat -P -l (librdkafka)"] = kcat_run
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in tools}
     with topics:

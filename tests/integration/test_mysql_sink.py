@@ -92,7 +92,7 @@ def refused(db: Database, statement: str) -> str:
             conn.rollback()
             return ""
         except mysql_errors.Error as exc:
-            return exc.msg
+            return exc.msg or str(exc)
 
 
 def test_each_account_holds_only_its_rights(cfg, spark, db, loader):

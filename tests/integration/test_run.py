@@ -132,8 +132,12 @@ def check_the_run(run_env, db, mariadb, tmp_path, log, start, events, am, prom) 
             next_line += 200
             append(log, text)
             more_events += added
-            after = wait_for(lambda v=victim, b=before: (p := process(run_env, v)).get("restarts", 0) > b["restarts"]
-                             and p.get("state") == "running" and p, 120, f"{victim} started again")
+
+            def restarted(v: str = victim, b: dict = before) -> dict:
+                p = process(run_env, v)
+                return p if p.get("restarts", 0) > b["restarts"] and p.get("state") == "running" else {}
+
+            after = wait_for(restarted, 120, f"{victim} started again")
             assert after["pid"] != before["pid"]
         wait_for(lambda: status() == len(more_events), 300, "the events written while each process was down")
         # The database goes away under the running queries: the load and the live query fail, and the application
@@ -191,8 +195,11 @@ def check_the_run(run_env, db, mariadb, tmp_path, log, start, events, am, prom) 
             return {e["stage"]: e for e in json.loads(shown.stdout)}
 
         # The lag is read from each query's checkpoint: real-time mode's is written as each of its batches ends.
-        entries = wait_for(lambda: (e := status_entries()) and {x.get("lag") for x in e.values()} == {0, None} and e,
-                           60, "no lag")
+        def lagless() -> dict:
+            e = status_entries()
+            return e if {x.get("lag") for x in e.values()} == {0, None} else {}
+
+        entries = wait_for(lagless, 60, "no lag")
         delivery = entries.pop("alertmanager")
         assert (delivery["url"], delivery["delivered"], delivery["undelivered"]) == (am.url, 1, 0)
         assert sorted(entries) == ["live", "load", "shipper", "transform"]

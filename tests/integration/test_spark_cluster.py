@@ -29,11 +29,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def cluster(cfg: kos_config.Config) -> Iterator[SparkMaster]:
     """`kos stack start --only spark` and `--only history`; stopped afterwards unless they ran before."""
-    daemons = [SparkMaster(cfg), SparkWorker(cfg, memory="2g"), SparkHistory(cfg)]
+    master = SparkMaster(cfg)
+    daemons = [master, SparkWorker(cfg, memory="2g"), SparkHistory(cfg)]
     started = [d for d in daemons if running_pid(d.pid_file) is None]
     for daemon in daemons:
         daemon.start()
-    yield daemons[0]
+    yield master
     for daemon in reversed(started):
         daemon.stop()
 

@@ -12,7 +12,7 @@ from tests.unit.jobs.test_parsing import RAW_SCHEMA, record
 
 PROPS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-no_newline = st.text(st.characters(exclude_characters="\n", exclude_categories=("Cs",)), min_size=1, max_size=40)
+no_newline = st.text(st.characters(exclude_characters="\n", exclude_categories=["Cs"]), min_size=1, max_size=40)
 host = st.text(st.characters(exclude_characters=" \t\n\x0b\x0c\r", exclude_categories=("Cs", "Zs", "Zl", "Zp",
                                                                                          "Cc")), min_size=1,
                max_size=20)

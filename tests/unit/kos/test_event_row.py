@@ -14,7 +14,9 @@ SQL_KINDS = {"timestamp": "DATETIME(6)", "string": "VARCHAR", "bigint": "BIGINT"
 def declared_columns(table: str) -> dict[str, tuple[str, bool]]:
     """Column name -> (type, nullable) of ``table`` in schema.sql, from the statement's text."""
     text = (PROJECT / "storage" / "schema.sql").read_text()
-    body = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\) ENGINE", text, re.S).group(1)
+    statement = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\) ENGINE", text, re.S)
+    assert statement, f"no CREATE TABLE {table} in schema.sql"
+    body = statement.group(1)
     columns = {}
     for line in body.splitlines():
         m = re.match(r"\s+(\w+)\s+([A-Z]+(?:\([^)]*\))?)\s+(NOT NULL|NULL)", line)

@@ -42,7 +42,8 @@ def toml_value(value: object) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return "{" + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + "}"  # type: ignore[union-attr]
+    assert isinstance(value, dict), value
+    return "{" + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + "}"
 
 
 @FUZZ
