@@ -78,6 +78,10 @@ class Trigger:
         return cls(args.processing_time, getattr(args, "real_time", None))
 
 
+# A batch's tasks per core of the session, unless a job asks for more (read_topic).
+_TASKS_PER_CORE = 2
+
+
 def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = Trigger(),
                tasks_per_core: int | None = None) -> DataFrame:
     """``topic`` as a stream: from its earliest records on first start, then from the checkpoint; headers included.
@@ -101,9 +105,10 @@ def read_topic(spark: SparkSession, cfg: Config, topic: str, trigger: Trigger = 
               .option("subscribe", topic).option("startingOffsets", "earliest").option("includeHeaders", "true"))
     if trigger.real_time is None:
         if trigger.interval is None:
-            reader = reader.option("minPartitions", 2 * slots)
+            reader = reader.option("minPartitions", _TASKS_PER_CORE * slots)
         if trigger.interval is not None or tasks_per_core:
-            reader = reader.option("maxRecordsPerPartition", records_per_task(cfg, (tasks_per_core or 2) * slots))
+            reader = reader.option("maxRecordsPerPartition",
+                                   records_per_task(cfg, (tasks_per_core or _TASKS_PER_CORE) * slots))
         if cfg.spark.max_offsets_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", cfg.spark.max_offsets_per_trigger)
     return reader.load()

@@ -15,19 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from jobs import messages
 from jobs.load import LOAD
 from jobs.transform import TRANSFORM
-from kosproto.descriptors import message_class
 from tests.support.fault_points import KILL_AT
-from tests.support.kafka import produce, read_topic
+from tests.support.kafka import DeadLetter, produce, read_topic
 from tests.support.pipeline import RunningJobs, finish, job, records_in, rows, running, ship, write_log
-from tests.support.submit import CHECKED_IN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-DeadLetter = message_class(CHECKED_IN.read_bytes(), messages.DEAD_LETTER)
-
 
 def test_kill_9_of_the_transform_mid_batch_then_restart(pipeline_env, in_session, db, tmp_path):
     """Killed inside a micro-batch of a processing-time query (its offsets logged, its commit not), the transform

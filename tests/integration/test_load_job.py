@@ -12,14 +12,13 @@ import pytest
 from jobs import messages
 from jobs.load import LOAD
 from kosproto.descriptors import message_class
-from tests.support.kafka import produce, read_topic
+from tests.support.kafka import DeadLetter, produce, read_topic
 from tests.support.submit import CHECKED_IN, PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DESCRIPTORS = CHECKED_IN.read_bytes()
 ProcessEvent = message_class(DESCRIPTORS, messages.PROCESS_EVENT)
-DeadLetter = message_class(DESCRIPTORS, messages.DEAD_LETTER)
 
 
 def event(offset: int, service: str = "Locale Service", **changes) -> bytes:

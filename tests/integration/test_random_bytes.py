@@ -9,17 +9,13 @@ import sys
 
 import pytest
 
-from jobs import messages
 from jobs.load import LOAD
 from jobs.transform import TRANSFORM
-from kosproto.descriptors import message_class
-from tests.support.kafka import read_topic
+from tests.support.kafka import DeadLetter, read_topic
 from tests.support.pipeline import rows, ship
-from tests.support.submit import CHECKED_IN, PROJECT
+from tests.support.submit import PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-DeadLetter = message_class(CHECKED_IN.read_bytes(), messages.DEAD_LETTER)
 
 
 def test_random_bytes_lines_give_exactly_their_events_and_dead_letters(cfg, pipeline_env, in_session, db, tmp_path):

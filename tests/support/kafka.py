@@ -1,11 +1,17 @@
-"""Reading back what a test's stages wrote to Kafka."""
+"""Reading back what a test's stages wrote to Kafka, and writing records as a producer that is not KOS's."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
+from jobs import messages
 from kos.config import Config
+from kosproto.descriptors import message_class
+from tests.support.submit import CHECKED_IN
+
+# kos.v1.DeadLetter from the checked-in descriptor set: what the dead-letter topic's values decode as.
+DeadLetter = message_class(CHECKED_IN.read_bytes(), messages.DEAD_LETTER)
 
 
 @dataclass(frozen=True)

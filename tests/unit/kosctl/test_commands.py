@@ -6,16 +6,15 @@ import os
 import subprocess
 from pathlib import Path
 
-from pyspark.find_spark_home import _find_spark_home
-
 from kos import config as kos_config
 from kosctl.commands import spark_submit
+from kosctl.stack.spark import spark_home
 
 
 def driver_command(argv: list[str], properties: Path) -> list[str]:
     """The driver JVM's command line that Spark's own launcher (what bin/spark-submit runs first) builds from
     ``spark-submit``'s arguments ``argv``, with ``properties`` as the user's spark-defaults.conf."""
-    home = _find_spark_home()
+    home = spark_home()
     built = subprocess.run(
         ["java", "-cp", f"{home}/jars/*", "org.apache.spark.launcher.Main", "org.apache.spark.deploy.SparkSubmit",
          "--properties-file", str(properties), *argv[1:]],
