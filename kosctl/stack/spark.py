@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import urllib.request
 from pathlib import Path
 
 from kos.config import Config
 from kosctl.stack.process import StackError, describe, port_open, running_pid, spawn, terminate, wait_until
 
-__all__ = ["SparkHistory", "SparkMaster", "SparkWorker", "spark_home"]
+__all__ = ["SparkHistory", "SparkMaster", "SparkWorker", "spark_defaults", "spark_home"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,27 @@ def spark_home() -> Path:
     from pyspark.find_spark_home import _find_spark_home
 
     return Path(_find_spark_home())
+
+
+def spark_defaults() -> dict[str, str]:
+    """The settings of the spark-defaults.conf that this virtualenv's spark-submit reads (``$SPARK_CONF_DIR``, else
+    Spark's conf/, which `make setup` links to the project's conf/spark); none if there is no such file.
+
+    Read as Spark reads it (a Java properties file: ``key value`` or ``key=value``, ``#`` and ``!`` comments), but
+    for backslash escapes and continued lines, which KOS's file does not use.
+    """
+    folder = os.environ.get("SPARK_CONF_DIR") or spark_home() / "conf"
+    try:
+        text = (Path(folder) / "spark-defaults.conf").read_text(encoding="latin-1")
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        line = line.lstrip()
+        if line and line[0] not in "#!":
+            key, value = re.fullmatch(r"([^\s=:]+)\s*[=:]?\s*(.*)", line).groups()  # type: ignore[union-attr]
+            found[key] = value.strip()
+    return found
 
 
 class _SparkDaemon:

@@ -3,6 +3,7 @@ holds no Python operator (so no task starts a Python worker, and real-time mode 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from pyspark.sql import functions as F
@@ -35,6 +36,23 @@ def test_the_transform_plan_has_no_python_operator(spark):
     assert "to_protobuf(" in shown and "*(" in shown  # the transform's, in whole-stage code
     assert python_in(shown) == [], shown
     assert records.count() == 1
+
+
+# HotSpot's limit: a longer method is never compiled (DontCompileHugeMethods), it runs interpreted.
+HUGE_METHOD_BYTES = 8000
+
+
+def test_the_transform_s_generated_code_is_compiled_by_the_jvm(spark):
+    """Whole-stage code generation makes the transform's parse and encoding one method longer than HotSpot compiles
+    by default; every Spark JVM started from the project's virtualenv (this session's too) runs with
+    ``-XX:-DontCompileHugeMethods`` (conf/spark/spark-defaults.conf), so its rows do not run interpreted."""
+    raw = spark.createDataFrame([record(b"Mar  1 10:00:00 h systemd[1]: Started A.\n")], RAW_SCHEMA)
+    records = output_records(parsed_records(raw), kos_config.load(environ={}), CHECKED_IN.read_bytes())
+    mode = spark._jvm.org.apache.spark.sql.execution.ExplainMode.fromString("codegen")
+    sizes = [int(n) for n in re.findall(r"maxMethodCodeSize:(\d+)", records._jdf.queryExecution().explainString(mode))]
+    arguments = list(spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert sizes, "no generated code"
+    assert max(sizes) <= HUGE_METHOD_BYTES or "-XX:-DontCompileHugeMethods" in arguments, (max(sizes), arguments)
 
 
 def test_the_check_finds_a_python_udf(spark):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kos import config as kos_config
 from kosctl.commands import spark_submit
-from kosctl.stack.spark import spark_home
+from kosctl.stack.spark import spark_defaults, spark_home
 
 
 def driver_command(argv: list[str], properties: Path) -> list[str]:
@@ -29,8 +29,18 @@ def test_the_continuous_application_takes_its_whole_heap_at_start_and_keeps_the_
     assert argv[-1].endswith("jobs/continuous.py")
     command = driver_command(argv, user)
     options = command[command.index("-Xmx1g"):command.index("org.apache.spark.deploy.SparkSubmit")]
-    assert options[:4] == ["-Xmx1g", "-Xms1g", "-XX:+AlwaysPreTouch",
+    # The project's own JVM options (conf/spark/spark-defaults.conf), then the heap, then the user's.
+    assert options[:5] == ["-Xmx1g", "-XX:-DontCompileHugeMethods", "-Xms1g", "-XX:+AlwaysPreTouch",
                            "-Dlog4j2.configurationFile=/etc/kos/log4j2.properties"]
+
+
+def test_spark_defaults_are_read_as_spark_reads_them(tmp_path, monkeypatch):
+    (tmp_path / "spark-defaults.conf").write_text(
+        "# a comment\n! another\n\n  spark.a   one two \nspark.b=x=y\nspark.c: z\nspark.d\n")
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    assert spark_defaults() == {"spark.a": "one two", "spark.b": "x=y", "spark.c": "z", "spark.d": ""}
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path / "none"))
+    assert spark_defaults() == {}
 
 
 def test_the_dag_s_jobs_keep_spark_s_heap_settings():
