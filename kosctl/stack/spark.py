@@ -29,6 +29,10 @@ def spark_home() -> Path:
     return Path(_find_spark_home())
 
 
+# A properties file's line: its key (empty before a leading separator), a separator, its value.
+_PROPERTY = re.compile(r"([^\s=:]*)\s*[=:]?\s*(.*)")
+
+
 def spark_defaults() -> dict[str, str]:
     """The settings of the spark-defaults.conf that this virtualenv's spark-submit reads (``$SPARK_CONF_DIR``, else
     Spark's conf/, which `make setup` links to the project's conf/spark); none if there is no such file.
@@ -45,7 +49,7 @@ def spark_defaults() -> dict[str, str]:
     for line in text.splitlines():
         line = line.lstrip()
         if line and line[0] not in "#!":
-            key, value = re.fullmatch(r"([^\s=:]+)\s*[=:]?\s*(.*)", line).groups()  # type: ignore[union-attr]
+            key, value = _PROPERTY.fullmatch(line).groups()  # type: ignore[union-attr]  # matches any line
             found[key] = value.strip()
     return found
 

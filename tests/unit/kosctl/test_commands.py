@@ -39,6 +39,8 @@ def test_spark_defaults_are_read_as_spark_reads_them(tmp_path, monkeypatch):
         "# a comment\n! another\n\n  spark.a   one two \nspark.b=x=y\nspark.c: z\nspark.d\n")
     monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
     assert spark_defaults() == {"spark.a": "one two", "spark.b": "x=y", "spark.c": "z", "spark.d": ""}
+    (tmp_path / "spark-defaults.conf").write_text("=no key\n")  # a line Java reads as an empty key: no crash
+    assert spark_defaults() == {"": "no key"}
     monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path / "none"))
     assert spark_defaults() == {}
 
