@@ -20,31 +20,13 @@ from pathlib import Path
 from types import TracebackType
 
 from fixtures import BENCH_DB, ScratchTopics, truncate
+from processes import tree
 
 from kos.config import Config
 from storage.database import Database
 
 PROJECT = Path(__file__).resolve().parent.parent
 KOS = Path(sys.executable).parent / "kos"
-
-
-def tree(root: int) -> list[int]:
-    """A process and all its descendants (Spark's Python workers are forked by a daemon that leaves the job's
-    process group, so the group alone would miss them)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found, frontier = [root], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,15 @@ side by side, into an empty ``process_events`` of the database kos_bench:
 - the same job taking everything in one batch (its own clock, query start to end).
 
 Checked after every run: the rows the job says it added equal the events generated, and a checksum over every
-column of every row equals the reference's. ``--profile``: the load's steps timed one by one on a warm local
+column of every row equals the reference's. The floor of a steady batch, beside it: its rows loaded alone (the
+first measured run's batches, read again at their offsets, written as the sink writes them, then loaded one after
+the other from an empty table with nothing else running: ``insert_alone_steady_s``), and the CPU seconds each
+process tree took in it, sampled every 0.1 s (the job's ``spark-submit``, MariaDB, the broker:
+``load_job_steady_cpu_s``; their sum over the batch's seconds, ``load_job_steady_cores_busy``, of 2).
+``--profile``: the load's steps timed one by one on a warm local
 session (decode and bring to the driver as Arrow, the LOAD DATA file, MariaDB's LOAD DATA), to show where a
 batch's time goes. Medians of ``--repeat`` rounds after a warm-up. Results: out/bench/load.json
-(``job_share_of_load_data``, ``job_share_with_first_batch``).
+(``job_share_of_load_data``, ``job_share_with_first_batch``; ``load-3M.json`` for ``--events 3000000``).
 """
 
 from __future__ import annotations
@@ -33,13 +38,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
 from eventlog import batches_ms, progress  # noqa: E402
 from eventlog import profile as spark_jobs  # noqa: E402
 from fixtures import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
+from processes import CpuSampler  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
@@ -48,12 +57,20 @@ from jobs.recipes import recipe  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import spark_options  # noqa: E402
 from kosctl.commands import spark_submit  # noqa: E402
+from kosctl.stack.kafka import KafkaStack  # noqa: E402
+from kosctl.stack.mariadb import MariaDBStack  # noqa: E402
+from kosctl.stack.process import running_pid  # noqa: E402
 from kosproto import to_protobuf  # noqa: E402
 from storage.database import Database  # noqa: E402
+from storage.events_sink import FITTED, TIMES  # noqa: E402
+from storage.events_sink import load_data_file as sink_file  # noqa: E402
 
 # Every column the load writes; the checksum runs over all of them.
 COLUMNS = ("event_time", "host", "process", "pid", "service", "action", "origin_source", "origin_file",
            "origin_offset", "kafka_topic", "kafka_partition", "kafka_offset", "raw_timestamp")
+# LOAD DATA's columns for a file as the sink writes it (times as microseconds since the epoch).
+SINK_COLUMNS = ("(" + ", ".join("@" + c if c.endswith("_us") else c for c in FITTED if c != "cut") + ") SET "
+                + ", ".join(f"{c} = TIMESTAMPADD(MICROSECOND, @{c}_us, TIMESTAMP'1970-01-01 00:00:00')" for c in TIMES))
 
 
 def generated_events(spark: SparkSession, n: int) -> DataFrame:
@@ -75,6 +92,18 @@ def generated_events(spark: SparkSession, n: int) -> DataFrame:
         F.struct(F.lit("kos-raw-os-log").alias("topic"), (seq % 3).cast("int").alias("partition"),
                  seq.alias("offset"), (event_time + F.expr("INTERVAL 2 SECONDS")).alias("timestamp")).alias("raw"),
     ).alias("message"))
+
+
+def servers(cfg: kos_config.Config) -> dict[str, int]:
+    """The stack's servers the load works with, by name: their pids."""
+    found = {"mariadbd": running_pid(MariaDBStack(cfg).pid_file), "kafka broker": running_pid(KafkaStack(cfg).pid_file)}
+    return {name: pid for name, pid in found.items() if pid}
+
+
+def offsets(position: str | dict | None) -> dict[str, dict[str, int]] | None:
+    """A Kafka source's offsets in a progress report (JSON text or already parsed): {topic: {partition: offset}};
+    None for the start of a first batch."""
+    return json.loads(position) if isinstance(position, str) else position
 
 
 def load_data_file(events: DataFrame, path: Path) -> None:
@@ -131,12 +160,20 @@ def load_job(cfg: kos_config.Config, topic: str, dead: str, batch: int) -> dict:
         argv = spark_submit(cfg, "load", "--available-now", "--summary", str(summary))
         argv[1:1] = ["--conf", f"spark.eventLog.dir={event_log.as_uri()}", "--conf", "spark.eventLog.enabled=true"]
         started = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=PROJECT)
+        job = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=PROJECT)
+        with CpuSampler({"spark-submit": job.pid, **servers(cfg)}) as cpu:
+            output, _ = job.communicate()
         whole = time.perf_counter() - started
-        if done.returncode != 0 or not summary.exists():
-            raise SystemExit(f"the load job failed: {(done.stdout + done.stderr)[-3000:]}")
+        if job.returncode != 0 or not summary.exists():
+            raise SystemExit(f"the load job failed: {output[-3000:]}")
         log = next(event_log.iterdir())
-        found = batches_ms(progress(log))
+        reports = progress(log)
+        found = batches_ms(reports)
+        for b, report in zip(found, reports, strict=True):
+            begun = datetime.fromisoformat(report["timestamp"].replace("Z", "+00:00")).timestamp()
+            b["cpu_s"] = cpu.between(begun, begun + report["durationMs"]["triggerExecution"] / 1000)
+            b["offsets"] = [offsets(report["sources"][0][end]) for end in ("startOffset", "endOffset")]
         jobs = [job.get("ms", 0) for job in spark_jobs(log)["jobs"]]
         read = [b for b in found if b["rows"]]
         if len(jobs) == len(read):  # one Spark job a batch (no dead letters to send)
@@ -145,11 +182,48 @@ def load_job(cfg: kos_config.Config, topic: str, dead: str, batch: int) -> dict:
         return dict(json.loads(summary.read_text()), whole=whole, batches_ms=found)
 
 
+def steady_batches(summary: dict, batch: int) -> list[dict]:
+    """The full batches after the first (a short last batch, the topic's remainder, holds the fixed cost of a
+    batch over few rows)."""
+    return [b for b in summary["batches_ms"][1:] if b["rows"] >= 0.9 * batch]
+
+
 def steady(summary: dict, batch: int) -> tuple[int, float]:
-    """Rows and seconds of the full batches after the first (a short last batch, the topic's remainder, holds
-    the fixed cost of a batch over few rows)."""
-    later = [b for b in summary["batches_ms"][1:] if b["rows"] >= 0.9 * batch]
+    """Rows and seconds of the steady batches."""
+    later = steady_batches(summary, batch)
     return sum(b["rows"] for b in later), sum(b["triggerExecution"] for b in later) / 1000
+
+
+def steady_cpu(summary: dict, batch: int) -> dict[str, float]:
+    """CPU seconds a steady batch takes in each process tree (the job's, MariaDB's, the broker's), on average."""
+    later = steady_batches(summary, batch)
+    return {name: sum(b["cpu_s"][name] for b in later) / len(later) for name in later[0]["cpu_s"]}
+
+
+def loadable(table: pa.Table) -> pa.Table:
+    """The rows of ``messages.load_rows`` that the sink writes (no reason to put them aside), as it takes them."""
+    return table.filter(pc.invert(pc.is_valid(table["reason"]))).select(list(FITTED))
+
+
+def insert_alone(cfg: kos_config.Config, spark: SparkSession, summary: dict, loader: Database,
+                 owner: Database) -> dict[int, float]:
+    """Each batch of a job run, its rows (read again from Kafka at the batch's offsets, decoded and written as the
+    sink writes them) loaded alone into process_events as it was, one after the other from an empty table, nothing
+    else running: seconds of each ``LOAD DATA`` and its commit. What MariaDB alone needs for the job's batches."""
+    descriptors = cfg.path(cfg.kafka.descriptor_set).read_bytes()
+    with tempfile.TemporaryDirectory() as spool:
+        files = {}
+        for b in (b for b in summary["batches_ms"] if b["rows"]):
+            start, end = b["offsets"]
+            topic, end = next(iter(end.items()))
+            start = start[topic] if start else {partition: -2 for partition in end}  # -2: the earliest
+            records = (spark.read.format("kafka").options(**spark_options(cfg)).option("subscribe", topic)
+                       .option("includeHeaders", "true").option("startingOffsets", json.dumps({topic: start}))
+                       .option("endingOffsets", json.dumps({topic: end})).load())
+            files[b["batch"]] = Path(spool) / f"batch-{b['batch']}.tsv"
+            files[b["batch"]].write_bytes(sink_file(loadable(messages.load_rows(records, descriptors).toArrow())))
+        truncate(owner)
+        return {batch: load_data(loader, tsv, SINK_COLUMNS) for batch, tsv in files.items()}
 
 
 def every_batch(summary: dict) -> float:
@@ -161,11 +235,6 @@ def profile(cfg: kos_config.Config, spark: SparkSession, topic: str, loader: Dat
             repeat: int) -> dict[str, float]:
     """The load's steps one by one over the whole topic, warm, on the driver: decode and sort out into the rows
     as the sink writes them (Arrow), the LOAD DATA file, MariaDB's LOAD DATA of it. Median seconds of each."""
-    import pyarrow.compute as pc
-
-    from storage.events_sink import FITTED
-    from storage.events_sink import load_data_file as load_file
-
     descriptors = cfg.path(cfg.kafka.descriptor_set).read_bytes()
     batch = (spark.read.format("kafka").options(**spark_options(cfg)).option("subscribe", topic)
              .option("includeHeaders", "true").load().cache())
@@ -175,19 +244,15 @@ def profile(cfg: kos_config.Config, spark: SparkSession, topic: str, loader: Dat
     for round_ in range(repeat + 1):
         truncate(owner)
         started = time.perf_counter()
-        table = messages.load_rows(batch, descriptors).toArrow()
-        rows = table.filter(pc.invert(pc.is_valid(table["reason"]))).select(list(FITTED))
+        rows = loadable(messages.load_rows(batch, descriptors).toArrow())
         decoded_s = time.perf_counter() - started
         started = time.perf_counter()
-        data = load_file(rows)
+        data = sink_file(rows)
         file_s = time.perf_counter() - started
         with tempfile.TemporaryDirectory() as spool:
             tsv = Path(spool) / "rows.tsv"
             tsv.write_bytes(data)
-            columns = ", ".join("@" + c if c.endswith("_us") else c for c in FITTED if c != "cut")
-            load_s = load_data(loader, tsv, f"({columns}) SET event_time = TIMESTAMPADD(MICROSECOND, @event_time_us, "
-                                            "TIMESTAMP'1970-01-01 00:00:00'), raw_timestamp = TIMESTAMPADD("
-                                            "MICROSECOND, @raw_timestamp_us, TIMESTAMP'1970-01-01 00:00:00')")
+            load_s = load_data(loader, tsv, SINK_COLUMNS)
         if round_:
             for name, seconds in zip(steps, (decoded_s, file_s, load_s), strict=True):
                 steps[name].append(seconds)
@@ -247,6 +312,8 @@ def main() -> None:
                 check(f"jobs/load.py (batches of {batch or 'everything'})", summary["added"])
                 runs += [summary] if round_ else []
             reference += [seconds] if round_ else []
+        alone = insert_alone(cfg, spark, batched[0], loader, owner)
+        check("the job's batches loaded alone")
         steps = profile(cfg, spark, topic, loader, owner, args.repeat) if args.profile else {}
     spark.stop()
 
@@ -268,6 +335,14 @@ def main() -> None:
     spark_job = [b["spark_job"] for s in batched for b in s["batches_ms"][1:]
                  if b["rows"] >= 0.9 * args.batch and "spark_job" in b]
     result["load_job_spark_job_s"] = round(statistics.median(spark_job) / 1000, 2) if spark_job else None
+    # The floor of a steady batch: its rows loaded alone, and the CPU each process took in it (of two cores).
+    result["insert_alone_batch_s"] = {b: round(s, 2) for b, s in alone.items()}
+    result["insert_alone_steady_s"] = round(statistics.median(
+        alone[b["batch"]] for b in steady_batches(batched[0], args.batch)), 2)
+    cpu = [steady_cpu(s, args.batch) for s in batched]
+    result["load_job_steady_cpu_s"] = {name: round(statistics.median(c[name] for c in cpu), 2) for name in cpu[0]}
+    result["load_job_steady_cores_busy"] = round(sum(result["load_job_steady_cpu_s"].values())
+                                                 / result["load_job_batch_s"], 2)
     result["job_share_of_load_data"] = round(result["load_job_per_s"] / result["load_data_per_s"], 2)
     with_first = statistics.median(every_batch(s) for s in batched)
     result["load_job_with_first_batch_per_s"] = round(args.events / with_first)
@@ -280,9 +355,14 @@ def main() -> None:
           f"({result['job_share_with_first_batch']}x with the first batch)")
     print(f"  jobs/load.py, one batch (its own clock)     {w:7.2f} s  {result['load_job_one_batch_per_s']:>10,} "
           "events/s")
+    print(f"  of a steady batch: its rows loaded alone {result['insert_alone_steady_s']} s; CPU seconds "
+          + ", ".join(f"{name} {v}" for name, v in result["load_job_steady_cpu_s"].items())
+          + f" ({result['load_job_steady_cores_busy']} of the 2 cores busy)")
     for name, seconds in steps.items():
         print(f"  step: {name:40} {seconds:6.2f} s")
-    (out / "load.json").write_text(json.dumps(result, indent=2))
+    size = "" if args.events == 1_000_000 else f"-{args.events / 1_000_000:g}M"
+    (out / f"load{size}.json").write_text(json.dumps(result, indent=2))
+    print(f"written to {out / f'load{size}.json'}")
 
 
 if __name__ == "__main__":
