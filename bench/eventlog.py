@@ -42,15 +42,21 @@ def rows(report: dict[str, Any]) -> int:
     return sum(source.get("numInputRows", 0) for source in report.get("sources", []))
 
 
-def work(reports: list[dict[str, Any]]) -> float:
-    """Seconds from the first batch's start to the last batch's end, of the batches that read rows."""
+def work_window(reports: list[dict[str, Any]]) -> tuple[float, float]:
+    """The first batch's start and the last batch's end (seconds since the epoch), of the batches that read rows."""
     from datetime import datetime
 
     def start(report: dict[str, Any]) -> float:
         return datetime.fromisoformat(report["timestamp"].replace("Z", "+00:00")).timestamp()
 
     busy = [r for r in reports if rows(r)]
-    return max(start(r) + r["durationMs"]["triggerExecution"] / 1000 for r in busy) - min(start(r) for r in busy)
+    return min(start(r) for r in busy), max(start(r) + r["durationMs"]["triggerExecution"] / 1000 for r in busy)
+
+
+def work(reports: list[dict[str, Any]]) -> float:
+    """Seconds from the first batch's start to the last batch's end, of the batches that read rows."""
+    begun, ended = work_window(reports)
+    return ended - begun
 
 
 def batches_ms(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,7 +65,7 @@ def batches_ms(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def profile(path: Path) -> dict[str, Any]:
-    """Jobs with their stages, each stage with its tasks' durations (launch to finish) and executor run times,
+    """Jobs with their stages, each stage with its tasks' durations (launch to finish), executor run and CPU times,
     all in milliseconds, and the application's start and end."""
     stages: dict[int, dict[str, Any]] = {}
     jobs: list[dict[str, Any]] = []
@@ -90,6 +96,7 @@ def profile(path: Path) -> dict[str, Any]:
                 "ms": task["Finish Time"] - task["Launch Time"],
                 "run_ms": metrics.get("Executor Run Time", 0),
                 "deserialize_ms": metrics.get("Executor Deserialize Time", 0),
+                "cpu_ms": metrics.get("Executor CPU Time", 0) // 1_000_000,  # logged in nanoseconds
             })
     for job in jobs:
         job["stages"] = [dict(stages[s], stage=s) for s in job["stages"] if s in stages and "ms" in stages[s]]
@@ -101,7 +108,7 @@ def describe(found: dict[str, Any]) -> str:
     for job in found["jobs"]:
         lines.append(f"  job {job['job']}: {job.get('ms', '?')} ms {job['description'][:60]}")
         for stage in job["stages"]:
-            tasks = ", ".join(str(t["ms"]) for t in stage["tasks"])
+            tasks = ", ".join(f"{t['ms']} ({t.get('cpu_ms', '?')} CPU)" for t in stage["tasks"])
             lines.append(f"    stage {stage['stage']}: {stage['ms']} ms, {len(stage['tasks'])} tasks ({tasks} ms)")
     return "\n".join(lines)
 

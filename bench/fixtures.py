@@ -1,5 +1,6 @@
-"""What the benchmarks run in: fresh Kafka topics, deleted when the run ends (or fails), and the database
-kos_bench beside the project's own (made, with the accounts' rights on it, by ``bench_database``)."""
+"""What the benchmarks run in: fresh Kafka topics, deleted when the run ends (or fails), the database kos_bench
+beside the project's own (made, with the accounts' rights on it, by ``bench_database``), and the stack's servers
+(``servers``: their pids, to watch their CPU)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import uuid
 from types import TracebackType
 
 from kos.config import Config
+from kosctl.stack.kafka import KafkaStack
 from kosctl.stack.mariadb import MariaDBStack, apply_schema, rights
+from kosctl.stack.process import running_pid
 from kosctl.stack.topics import delete_topics, ensure_topics
 from storage.database import TABLES, Database
 
@@ -64,3 +67,10 @@ def truncate(db: Database) -> None:
         for table in TABLES:
             conn.cursor().execute(f"TRUNCATE TABLE {table}")
         conn.commit()
+
+
+def servers(cfg: Config) -> dict[str, int]:
+    """The stack's servers a job works with, by name (``mariadbd``, ``kafka broker``): their pids, for those
+    running."""
+    found = {"mariadbd": running_pid(MariaDBStack(cfg).pid_file), "kafka broker": running_pid(KafkaStack(cfg).pid_file)}
+    return {name: pid for name, pid in found.items() if pid}

@@ -47,7 +47,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 from eventlog import batches_ms, progress  # noqa: E402
 from eventlog import profile as spark_jobs  # noqa: E402
-from fixtures import BENCH_DB, ScratchTopics, bench_database, truncate  # noqa: E402
+from fixtures import BENCH_DB, ScratchTopics, bench_database, servers, truncate  # noqa: E402
 from processes import CpuSampler  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
@@ -57,9 +57,6 @@ from jobs.recipes import recipe  # noqa: E402
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import spark_options  # noqa: E402
 from kosctl.commands import spark_submit  # noqa: E402
-from kosctl.stack.kafka import KafkaStack  # noqa: E402
-from kosctl.stack.mariadb import MariaDBStack  # noqa: E402
-from kosctl.stack.process import running_pid  # noqa: E402
 from kosproto import to_protobuf  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.events_sink import FITTED, TIMES  # noqa: E402
@@ -92,12 +89,6 @@ def generated_events(spark: SparkSession, n: int) -> DataFrame:
         F.struct(F.lit("kos-raw-os-log").alias("topic"), (seq % 3).cast("int").alias("partition"),
                  seq.alias("offset"), (event_time + F.expr("INTERVAL 2 SECONDS")).alias("timestamp")).alias("raw"),
     ).alias("message"))
-
-
-def servers(cfg: kos_config.Config) -> dict[str, int]:
-    """The stack's servers the load works with, by name: their pids."""
-    found = {"mariadbd": running_pid(MariaDBStack(cfg).pid_file), "kafka broker": running_pid(KafkaStack(cfg).pid_file)}
-    return {name: pid for name, pid in found.items() if pid}
 
 
 def offsets(position: str | dict | None) -> dict[str, dict[str, int]] | None:

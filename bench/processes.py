@@ -4,6 +4,7 @@ sampled often enough to cut a window out of the run (a job's steady batches, say
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -45,9 +46,33 @@ def cpu_seconds(root: int) -> float:
     return total / TICK
 
 
+def thread_seconds(root: int) -> dict[tuple[int, int], tuple[str, float]]:
+    """Each live thread of ``root``'s tree: (pid, tid) -> (its name, the CPU seconds it took so far)."""
+    found = {}
+    for pid in tree(root):
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+            found[(pid, int(tid))] = (name, (int(fields[11]) + int(fields[12])) / TICK)
+    return found
+
+
+def thread_kind(name: str) -> str:
+    """A thread's name without its number (``C2 CompilerThre``, ``Executor task launch worker``, ``Thread``)."""
+    return re.sub(r"[\s#-]*\d+$", "", name).strip().rstrip("-") or name
+
+
 class CpuSampler(threading.Thread):
     """CPU seconds of named process trees every ``every`` seconds while it runs (a ``with`` block). A root is a
-    pid, or a callable giving it (None while there is none yet).
+    pid, or a callable giving it (None while there is none yet). The tree named ``threads`` is also sampled thread
+    by thread (``by_thread``: the JIT compilers, the task threads, the garbage collector of a JVM).
 
     >>> with CpuSampler({"me": os.getpid()}) as cpu:
     ...     start = time.time(); sum(range(10**6)); end = time.time()  # doctest: +SKIP
@@ -55,18 +80,32 @@ class CpuSampler(threading.Thread):
     True
     """
 
-    def __init__(self, roots: dict[str, int | Callable[[], int | None]], every: float = 0.1) -> None:
+    def __init__(self, roots: dict[str, int | Callable[[], int | None]], every: float = 0.1,
+                 threads: str | None = None) -> None:
         super().__init__(daemon=True, name="kos-bench-cpu")
-        self.roots, self.every = roots, every
+        self.roots, self.every, self.threads = roots, every, threads
         self.samples: list[tuple[float, dict[str, float]]] = []  # (time.time(), cumulative seconds per name)
+        self._threads: dict[tuple[int, int], tuple[str, float]] = {}  # of the root named by ``threads``
         self._done = threading.Event()
 
     def sample(self) -> None:
         found = {}
+        before = self.samples[-1][1] if self.samples else {}
         for name, root in self.roots.items():
             pid = root() if callable(root) else root
-            found[name] = cpu_seconds(pid) if pid else 0.0
+            # A tree that ended keeps what it took: the time a process took does not go back.
+            found[name] = max(cpu_seconds(pid) if pid else 0.0, before.get(name, 0.0))
+            if pid and name == self.threads:
+                self._threads.update(thread_seconds(pid))
         self.samples.append((time.time(), found))
+
+    def by_thread(self) -> dict[str, float]:
+        """CPU seconds of the tree named by ``threads`` over the whole run, by kind of thread (``thread_kind``),
+        as last sampled (a thread's last 0.1 s may be missing), most first."""
+        kinds: dict[str, float] = {}
+        for name, seconds in self._threads.values():
+            kinds[thread_kind(name)] = kinds.get(thread_kind(name), 0.0) + seconds
+        return dict(sorted(((k, round(v, 2)) for k, v in kinds.items()), key=lambda kv: -kv[1]))
 
     def run(self) -> None:
         while not self._done.wait(self.every):

@@ -17,7 +17,10 @@ first record read to its last record acknowledged (the job: its first batch's st
 the query's progress events in its Spark event log). Every run's output topics are read back and compared record
 for record (key, value, headers) with the other side's: the benchmark fails on any difference. Medians of
 ``--repeat`` rounds after a warm-up round. The first measured job's Spark event log is summarised (jobs, stages,
-tasks) with each batch's ``durationMs``. Results: out/bench/transform-<master>.json (with ``--lines`` other than
+tasks with their CPU time) with each batch's ``durationMs``. The CPU seconds of each side's process tree and of the
+broker, sampled every 0.1 s, over the job's work and over the one process's run: ``job_work_cpu_s``,
+``one_process_cpu_s``; the first measured job's whole run by kind of thread (JIT compilers, task threads, ...):
+``job_threads_cpu_s``. Results: out/bench/transform-<master>.json (with ``--lines`` other than
 1,000,000: transform-<master>-<N>M.json), with ``speedup`` (one process's work / the job's work) and
 ``speedup_whole`` (one process's whole run / the whole spark-submit).
 """
@@ -40,8 +43,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-from eventlog import batches_ms, describe, profile, progress, work  # noqa: E402
-from fixtures import ScratchTopics  # noqa: E402
+from eventlog import batches_ms, describe, profile, progress, work, work_window  # noqa: E402
+from fixtures import ScratchTopics, servers  # noqa: E402
+from processes import CpuSampler  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import python_settings, read_to_end  # noqa: E402
@@ -59,6 +63,16 @@ def records_digest(cfg: kos_config.Config, topic: str) -> Counter[str]:
     return found
 
 
+def broker(cfg: kos_config.Config) -> dict[str, int]:
+    """The Kafka broker's pid by name: both sides read from it and write to it."""
+    return {name: pid for name, pid in servers(cfg).items() if name == "kafka broker"}
+
+
+def cpu_medians(runs: list[dict]) -> dict[str, float]:
+    """Per process tree, the median CPU seconds of the runs."""
+    return {name: round(statistics.median(r["cpu_s"][name] for r in runs), 2) for name in runs[0]["cpu_s"]}
+
+
 def job_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str, zone: str, event_log: Path) -> dict:
     """``spark-submit jobs/transform.py --available-now`` as `kos job transform` submits it; its batches' timings
     from its event log (a fresh folder)."""
@@ -73,27 +87,36 @@ def job_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str
         event_log.mkdir(parents=True)
         argv[1:1] = ["--conf", f"spark.eventLog.dir={event_log.as_uri()}", "--conf", "spark.eventLog.enabled=true"]
         started = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=PROJECT)
+        job = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=PROJECT)
+        with CpuSampler({"spark-submit": job.pid, **broker(cfg)}, threads="spark-submit") as cpu:
+            output, _ = job.communicate()
         whole = time.perf_counter() - started
-        if done.returncode != 0 or not summary.exists():
-            raise SystemExit(f"the transform failed: {(done.stdout + done.stderr)[-3000:]}")
+        if job.returncode != 0 or not summary.exists():
+            raise SystemExit(f"the transform failed: {output[-3000:]}")
         s = json.loads(summary.read_text())
     reports = progress(next(event_log.iterdir()))
-    return {"whole": whole, "work": work(reports), "query": s["seconds"], "events": s["events"],
+    return {"whole": whole, "work": work(reports), "cpu_s": cpu.between(*work_window(reports)),
+            "threads_cpu_s": cpu.by_thread(),
+            "query": s["seconds"], "events": s["events"],
             "dead_letters": s["dead_letters"], "candidates": s["candidates"], "records": s["records"],
             "batches_ms": batches_ms(reports), "parsed": parsed, "dead": dead, "event_log": event_log}
 
 
-def one_process_run(topics: ScratchTopics, raw: str, zone: str) -> dict:
+def one_process_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, zone: str) -> dict:
     parsed, dead = topics.new("parsed"), topics.new("dl")
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(PROJECT / "bench" / "transform_one_process.py"), raw, parsed, dead,
-                           "--time-zone", zone], capture_output=True, text=True, cwd=PROJECT)
+    started, begun = time.perf_counter(), time.time()
+    single = subprocess.Popen([sys.executable, str(PROJECT / "bench" / "transform_one_process.py"), raw, parsed, dead,
+                               "--time-zone", zone], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=PROJECT)
+    with CpuSampler({"one process": single.pid, **broker(cfg)}) as cpu:
+        output, errors = single.communicate()
     whole = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"the one-process transform failed: {done.stderr[-3000:]}")
-    s = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"whole": whole, "work": s["seconds"], "events": s["events"], "dead_letters": s["dead_letters"],
+    if single.returncode != 0:
+        raise SystemExit(f"the one-process transform failed: {errors[-3000:]}")
+    s = json.loads(output.strip().splitlines()[-1])
+    return {"whole": whole, "work": s["seconds"], "cpu_s": cpu.between(begun, time.time()),
+            "events": s["events"], "dead_letters": s["dead_letters"],
             "candidates": s["candidates"], "lines": s["lines"], "parsed": parsed, "dead": dead}
 
 
@@ -147,7 +170,7 @@ def main() -> None:
         # A warm-up round (page cache, broker, Ivy), then the measured rounds, the two sides taking turns.
         for round_ in range(args.repeat + 1):
             job = job_run(cfg, topics, raw, args.master, args.time_zone, event_log / str(round_))
-            single = None if args.no_baseline else one_process_run(topics, raw, args.time_zone)
+            single = None if args.no_baseline else one_process_run(cfg, topics, raw, args.time_zone)
             expected = check_same(cfg, [job, *([single] if single else [])], expected)
             topics.drop([job["parsed"], job["dead"], *([single["parsed"], single["dead"]] if single else [])])
             if single and single["lines"] != args.lines:
@@ -172,7 +195,8 @@ def main() -> None:
         "job_work_s": median(jobs, "work"), "job_query_s": median(jobs, "query"),
         "job_whole_s": median(jobs, "whole"), "job_startup_s": round(median(jobs, "whole") - median(jobs, "query"), 2),
         "job_lines_per_s": round(args.lines / median(jobs, "work")),
-        "job_batches_ms": first["batches_ms"], "job_profile": spark_profile,
+        "job_batches_ms": first["batches_ms"], "job_profile": spark_profile, "job_work_cpu_s": cpu_medians(jobs),
+        "job_threads_cpu_s": first["threads_cpu_s"],
     }
     print(f"{args.lines:,} raw lines ({first['records']:,} records, {first['candidates']:,} candidates, "
           f"{first['events']:,} events, {first['dead_letters']:,} dead letters) on {args.master}, medians of "
@@ -180,13 +204,18 @@ def main() -> None:
     print(f"  jobs/transform.py             work {result['job_work_s']:7.2f} s  {result['job_lines_per_s']:>9,} "
           f"lines/s   whole spark-submit {result['job_whole_s']:6.2f} s (start-up and stop "
           f"{result['job_startup_s']:.2f} s)")
+    print("    CPU seconds over its work: " + ", ".join(f"{k} {v}" for k, v in result["job_work_cpu_s"].items()))
+    print("    CPU seconds of the whole spark-submit by thread: "
+          + ", ".join(f"{k} {v}" for k, v in list(result["job_threads_cpu_s"].items())[:8]))
     if singles:
         result.update(one_process_work_s=median(singles, "work"), one_process_whole_s=median(singles, "whole"),
-                      one_process_lines_per_s=round(args.lines / median(singles, "work")))
+                      one_process_lines_per_s=round(args.lines / median(singles, "work")),
+                      one_process_cpu_s=cpu_medians(singles))
         result.update(speedup=round(result["one_process_work_s"] / result["job_work_s"], 2),
                       speedup_whole=round(result["one_process_whole_s"] / result["job_whole_s"], 2))
         print(f"  one Python process            work {result['one_process_work_s']:7.2f} s  "
               f"{result['one_process_lines_per_s']:>9,} lines/s   whole process {result['one_process_whole_s']:6.2f} s")
+        print("    CPU seconds over its run: " + ", ".join(f"{k} {v}" for k, v in result["one_process_cpu_s"].items()))
         print(f"  the job's speed-up: {result['speedup']}x on the work, {result['speedup_whole']}x on the whole run "
               "(above 1: the job is faster)")
     for batch in first["batches_ms"]:
