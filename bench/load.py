@@ -48,7 +48,7 @@ import pyarrow.compute as pc  # noqa: E402
 from eventlog import batches_ms, progress  # noqa: E402
 from eventlog import profile as spark_jobs  # noqa: E402
 from fixtures import BENCH_DB, ScratchTopics, bench_database, servers, truncate  # noqa: E402
-from processes import CpuSampler  # noqa: E402
+from processes import CpuSampler, medians  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
@@ -330,8 +330,7 @@ def main() -> None:
     result["insert_alone_batch_s"] = {b: round(s, 2) for b, s in alone.items()}
     result["insert_alone_steady_s"] = round(statistics.median(
         alone[b["batch"]] for b in steady_batches(batched[0], args.batch)), 2)
-    cpu = [steady_cpu(s, args.batch) for s in batched]
-    result["load_job_steady_cpu_s"] = {name: round(statistics.median(c[name] for c in cpu), 2) for name in cpu[0]}
+    result["load_job_steady_cpu_s"] = medians([steady_cpu(s, args.batch) for s in batched])
     result["load_job_steady_cores_busy"] = round(sum(result["load_job_steady_cpu_s"].values())
                                                  / result["load_job_batch_s"], 2)
     result["job_share_of_load_data"] = round(result["load_job_per_s"] / result["load_data_per_s"], 2)

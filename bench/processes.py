@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -14,30 +15,36 @@ from types import TracebackType
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree(root: int) -> list[int]:
-    """A process and all its descendants (Spark's Python workers are forked by a daemon that leaves the job's
-    process group, so the group alone would miss them)."""
-    parents: dict[int, int] = {}
+def children() -> dict[int, list[int]]:
+    """Every live process's children, by pid: one pass over /proc."""
+    found: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-    found, frontier = [root], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
+            found.setdefault(parent, []).append(int(entry.name))
     return found
 
 
-def cpu_seconds(root: int) -> float:
-    """User and system CPU seconds of ``root`` and its descendants: each live process's own, and what the
-    children it has reaped took (0 for a process that ended)."""
+def tree(root: int, family: dict[int, list[int]] | None = None) -> list[int]:
+    """A process and all its descendants (Spark's Python workers are forked by a daemon that leaves the job's
+    process group, so the group alone would miss them); ``family`` is ``children()`` when taken already."""
+    family = children() if family is None else family
+    found, frontier = [root], [root]
+    while frontier:
+        below = family.get(frontier.pop(), [])
+        found += below
+        frontier += below
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds of the processes: each live one's own, and what the children it has reaped
+    took (0 for a process that ended)."""
     total = 0
-    for pid in tree(root):
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -46,10 +53,10 @@ def cpu_seconds(root: int) -> float:
     return total / TICK
 
 
-def thread_seconds(root: int) -> dict[tuple[int, int], tuple[str, float]]:
-    """Each live thread of ``root``'s tree: (pid, tid) -> (its name, the CPU seconds it took so far)."""
+def thread_seconds(pids: list[int]) -> dict[tuple[int, int], tuple[str, float]]:
+    """Each live thread of the processes: (pid, tid) -> (its name, the CPU seconds it took so far)."""
     found = {}
-    for pid in tree(root):
+    for pid in pids:
         try:
             tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
@@ -62,6 +69,11 @@ def thread_seconds(root: int) -> dict[tuple[int, int], tuple[str, float]]:
             name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
             found[(pid, int(tid))] = (name, (int(fields[11]) + int(fields[12])) / TICK)
     return found
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per name, the median of the runs' seconds (rounded to 0.01)."""
+    return {name: round(statistics.median(run[name] for run in runs), 2) for name in runs[0]}
 
 
 def thread_kind(name: str) -> str:
@@ -91,12 +103,14 @@ class CpuSampler(threading.Thread):
     def sample(self) -> None:
         found = {}
         before = self.samples[-1][1] if self.samples else {}
+        family = children()
         for name, root in self.roots.items():
             pid = root() if callable(root) else root
+            pids = tree(pid, family) if pid else []
             # A tree that ended keeps what it took: the time a process took does not go back.
-            found[name] = max(cpu_seconds(pid) if pid else 0.0, before.get(name, 0.0))
-            if pid and name == self.threads:
-                self._threads.update(thread_seconds(pid))
+            found[name] = max(cpu_seconds(pids), before.get(name, 0.0))
+            if pids and name == self.threads:
+                self._threads.update(thread_seconds(pids))
         self.samples.append((time.time(), found))
 
     def by_thread(self) -> dict[str, float]:

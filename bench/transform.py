@@ -45,7 +45,7 @@ BIN = Path(sys.executable).parent
 
 from eventlog import batches_ms, describe, profile, progress, work, work_window  # noqa: E402
 from fixtures import ScratchTopics, servers  # noqa: E402
-from processes import CpuSampler  # noqa: E402
+from processes import CpuSampler, medians  # noqa: E402
 
 from kos import config as kos_config  # noqa: E402
 from kos.kafka_client import python_settings, read_to_end  # noqa: E402
@@ -66,11 +66,6 @@ def records_digest(cfg: kos_config.Config, topic: str) -> Counter[str]:
 def broker(cfg: kos_config.Config) -> dict[str, int]:
     """The Kafka broker's pid by name: both sides read from it and write to it."""
     return {name: pid for name, pid in servers(cfg).items() if name == "kafka broker"}
-
-
-def cpu_medians(runs: list[dict]) -> dict[str, float]:
-    """Per process tree, the median CPU seconds of the runs."""
-    return {name: round(statistics.median(r["cpu_s"][name] for r in runs), 2) for name in runs[0]["cpu_s"]}
 
 
 def job_run(cfg: kos_config.Config, topics: ScratchTopics, raw: str, master: str, zone: str, event_log: Path) -> dict:
@@ -195,8 +190,8 @@ def main() -> None:
         "job_work_s": median(jobs, "work"), "job_query_s": median(jobs, "query"),
         "job_whole_s": median(jobs, "whole"), "job_startup_s": round(median(jobs, "whole") - median(jobs, "query"), 2),
         "job_lines_per_s": round(args.lines / median(jobs, "work")),
-        "job_batches_ms": first["batches_ms"], "job_profile": spark_profile, "job_work_cpu_s": cpu_medians(jobs),
-        "job_threads_cpu_s": first["threads_cpu_s"],
+        "job_batches_ms": first["batches_ms"], "job_profile": spark_profile,
+        "job_work_cpu_s": medians([j["cpu_s"] for j in jobs]), "job_threads_cpu_s": first["threads_cpu_s"],
     }
     print(f"{args.lines:,} raw lines ({first['records']:,} records, {first['candidates']:,} candidates, "
           f"{first['events']:,} events, {first['dead_letters']:,} dead letters) on {args.master}, medians of "
@@ -210,7 +205,7 @@ def main() -> None:
     if singles:
         result.update(one_process_work_s=median(singles, "work"), one_process_whole_s=median(singles, "whole"),
                       one_process_lines_per_s=round(args.lines / median(singles, "work")),
-                      one_process_cpu_s=cpu_medians(singles))
+                      one_process_cpu_s=medians([s["cpu_s"] for s in singles]))
         result.update(speedup=round(result["one_process_work_s"] / result["job_work_s"], 2),
                       speedup_whole=round(result["one_process_whole_s"] / result["job_whole_s"], 2))
         print(f"  one Python process            work {result['one_process_work_s']:7.2f} s  "
